@@ -1,0 +1,60 @@
+"""JAX start-up settings: persistent compilation cache and one XLA device per core.
+
+Called once, before the first sampler is built. The compilation cache is on by default
+(in the user's cache directory) because JAX compilation, not sampling, dominates the wall
+time of a fit; ``BAYES_UNLEARN_NO_CACHE=1`` turns it off, ``BAYES_UNLEARN_CACHE_DIR`` moves it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_configured = False
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("BAYES_UNLEARN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bayes-unlearn" / "jax"
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("BAYES_UNLEARN_NO_CACHE", "").strip().lower() not in {"1", "true", "yes"}
+
+
+def request_host_devices() -> None:
+    """Ask XLA for one CPU device per core so chains run in parallel.
+
+    Only possible before JAX is imported; a library user who imported JAX first keeps
+    their own setting (chains are then vectorised on fewer devices).
+    """
+    if "jax" in sys.modules:
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags:
+        return
+    n = os.cpu_count() or 1
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def configure_jax() -> None:
+    global _configured
+    if _configured:
+        return
+    request_host_devices()
+    import jax
+
+    if cache_enabled():
+        path = cache_dir()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            jax.config.update("jax_compilation_cache_dir", str(path))
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+        except OSError:
+            pass  # an unwritable cache only costs speed
+    _configured = True

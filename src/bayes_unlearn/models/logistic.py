@@ -1,0 +1,44 @@
+"""Bayesian logistic regression, the report's model: p(y=1|x,θ) = σ(b + wᵀx)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from .base import ModelFamily, normal_logpdf
+
+
+def logistic_loglik_rows(theta, X, y):
+    """log p(y_i|x_i,θ) = y log σ(η) + (1−y) log σ(−η), η = b + wᵀx."""
+    eta = theta[0] + X @ theta[1:]
+    return y * jax.nn.log_sigmoid(eta) + (1.0 - y) * jax.nn.log_sigmoid(-eta)
+
+
+def logistic_family(
+    n_features: int,
+    feature_names=None,
+    prior_scale: float = 1.0,
+    intercept_prior_scale: float = 5.0,
+) -> ModelFamily:
+    """Normal(0, prior_scale) on standardised-feature weights, wider Normal on the intercept."""
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(n_features)]
+
+    def log_prior(theta):
+        return normal_logpdf(theta[0], intercept_prior_scale) + jnp.sum(
+            normal_logpdf(theta[1:], prior_scale)
+        )
+
+    def predict_mean(theta, X):
+        return jax.nn.sigmoid(theta[0] + X @ theta[1:])
+
+    return ModelFamily(
+        name="logistic",
+        task="binary",
+        n_features=n_features,
+        n_classes=2,
+        param_names=("intercept", *names),
+        log_prior=log_prior,
+        loglik_rows=logistic_loglik_rows,
+        predict_mean=predict_mean,
+        hyperparameters={"prior_scale": prior_scale, "intercept_prior_scale": intercept_prior_scale},
+    )

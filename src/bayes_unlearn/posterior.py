@@ -1,0 +1,123 @@
+"""The weighted candidate set: posterior samples, their log-weights and per-row log-likelihoods.
+
+Samples θ_s come from MCMC on the training rows; forgetting changes only the log-weights
+(or, after SMC / refit, replaces the whole set). Every summary here is weighted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from .weights import (
+    effective_sample_size,
+    forget_log_weights,
+    khat_threshold,
+    normalize_log_weights,
+    pareto_smoothed,
+)
+
+
+@dataclass(frozen=True)
+class WeightDiagnostics:
+    """How far the weights can be trusted: Kish ESS, PSIS Pareto k̂ and the verdict."""
+
+    n_samples: int
+    ess: float
+    pareto_k: float
+    khat_threshold: float
+    min_ess: float
+    reliable: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["pareto_k"] = None if not np.isfinite(self.pareto_k) else self.pareto_k
+        return d
+
+
+def min_reliable_ess(n_samples: int) -> float:
+    """ESS floor below which weighted estimates are too noisy to report: 100, or 10 % of tiny sets."""
+    return float(min(100.0, 0.1 * n_samples))
+
+
+def diagnose_weights(log_weights) -> WeightDiagnostics:
+    n = int(np.size(log_weights))
+    ess = effective_sample_size(log_weights)
+    _, k = pareto_smoothed(log_weights)
+    threshold = khat_threshold(n)
+    floor = min_reliable_ess(n)
+    problems = []
+    if k > threshold:
+        problems.append(f"Pareto k̂ = {k:.2f} exceeds {threshold:.2f}")
+    if ess < floor:
+        problems.append(f"ESS = {ess:.0f} is below {floor:.0f}")
+    reason = "; ".join(problems) if problems else "k̂ and ESS within limits"
+    return WeightDiagnostics(n, ess, k, threshold, floor, not problems, reason)
+
+
+@dataclass(frozen=True)
+class WeightedPosterior:
+    """S weighted samples of θ.
+
+    samples:     (chains, draws, d) parameter draws
+    log_weights: (S,) normalised log importance weights, S = chains × draws
+    loglik:      (S, N) float32 log p(z_j|θ_s) of the N stored training rows
+    param_names: names of the d parameters
+    """
+
+    samples: np.ndarray
+    log_weights: np.ndarray
+    loglik: np.ndarray
+    param_names: tuple[str, ...]
+
+    @classmethod
+    def from_samples(cls, samples, loglik, param_names) -> WeightedPosterior:
+        samples = np.asarray(samples)
+        n = samples.shape[0] * samples.shape[1]
+        return cls(samples, np.full(n, -np.log(n)), np.asarray(loglik, np.float32), tuple(param_names))
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples.shape[0] * self.samples.shape[1]
+
+    @property
+    def flat_samples(self) -> np.ndarray:
+        return self.samples.reshape(self.n_samples, -1)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.exp(normalize_log_weights(self.log_weights))
+
+    @property
+    def is_weighted(self) -> bool:
+        return bool(np.ptp(self.log_weights) > 1e-12)
+
+    def diagnostics(self) -> WeightDiagnostics:
+        return diagnose_weights(self.log_weights)
+
+    def psis_weights(self) -> np.ndarray:
+        """Pareto-smoothed normalised weights (lower variance, small bias)."""
+        return np.exp(pareto_smoothed(self.log_weights)[0])
+
+    def mean(self) -> np.ndarray:
+        return self.weights @ self.flat_samples
+
+    def cov(self) -> np.ndarray:
+        centred = self.flat_samples - self.mean()
+        return (centred * self.weights[:, None]).T @ centred
+
+    def sd(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov()))
+
+    def forget_columns(self, columns) -> WeightedPosterior:
+        """Reweight by 1/p(D_e|θ) for the given loglik columns, then drop those columns."""
+        columns = np.asarray(columns, dtype=int)
+        log_w = forget_log_weights(self.log_weights, self.loglik[:, columns])
+        keep = np.setdiff1d(np.arange(self.loglik.shape[1]), columns)
+        return replace(self, log_weights=log_w, loglik=self.loglik[:, keep])
+
+    def drop_columns(self, columns) -> WeightedPosterior:
+        keep = np.setdiff1d(np.arange(self.loglik.shape[1]), np.asarray(columns, dtype=int))
+        return replace(self, loglik=self.loglik[:, keep])

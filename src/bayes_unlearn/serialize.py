@@ -1,0 +1,126 @@
+"""Estimator ↔ model directory (see ``store`` for the layout and atomicity)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import FeatureTransform, TargetEncoding
+from .errors import ModelFileError
+from .posterior import WeightedPosterior
+from .store import read_model, write_model
+
+ID_COLUMN = "__row_id__"
+TARGET_COLUMN = "__target__"
+
+
+def _to_inference_data(model):
+    import arviz as az
+
+    post = model.posterior_
+    chains, draws, d = post.samples.shape
+    n_rows = post.loglik.shape[1]
+    return az.from_dict(
+        posterior={"theta": post.samples},
+        log_likelihood={"y": post.loglik.reshape(chains, draws, n_rows)},
+        sample_stats={"log_weight": post.log_weights.reshape(chains, draws)},
+        coords={"param": list(post.param_names), "row": [str(r) for r in model.row_ids_]},
+        dims={"theta": ["param"], "y": ["row"]},
+    )
+
+
+def save_model(model, path) -> Path:
+    def payload(folder: Path) -> dict:
+        _to_inference_data(model).to_netcdf(str(folder / "posterior.nc"), engine="h5netcdf")
+        frame = model.train_features_.copy()
+        frame.insert(0, ID_COLUMN, model.row_ids_)
+        frame[TARGET_COLUMN] = model.train_target_.to_numpy()
+        frame.to_csv(folder / "train.csv", index=False)
+        return {
+            "model": {
+                "family": model.family_name,
+                "estimator_params": {k: v for k, v in model.get_params().items()
+                                     if k not in ("progress", "impute_zeros", "categorical")},
+            },
+            "target_name": str(model.train_target_.name),
+            "feature_dtypes": [[str(c), str(t)] for c, t in model.train_features_.dtypes.items()],
+            "transform": model.transform_.to_dict(),
+            "target_encoding": model.target_encoding_.to_dict(),
+            "capacity": int(model.capacity_),
+            "forgotten_ids": list(model.forgotten_ids_),
+            "samples_saw_forgotten_rows": bool(model.samples_saw_forgotten_rows_),
+            "fit": model.fit_info_,
+            "ledger": model.ledger_,
+        }
+
+    return write_model(path, payload)
+
+
+def load_model(path):
+    """Load a model directory; any missing, altered or foreign file is a ``ModelFileError``."""
+    from .estimator import ESTIMATORS
+    from .models import build_family
+
+    meta, folder = read_model(path)
+    try:
+        family_name = meta["model"]["family"]
+        estimator_cls = ESTIMATORS[family_name]
+        params = dict(meta["model"]["estimator_params"])
+        transform = FeatureTransform.from_dict(meta["transform"])
+        encoding = TargetEncoding.from_dict(meta["target_encoding"])
+        model = estimator_cls(**params, impute_zeros=transform.impute_zeros,
+                              categorical=transform.categorical)
+        idata = _read_inference_data(folder / "posterior.nc")
+        samples = np.asarray(idata.posterior["theta"].values, dtype=np.float64)
+        chains, draws, _ = samples.shape
+        loglik = np.asarray(idata.log_likelihood["y"].values, dtype=np.float32).reshape(chains * draws, -1)
+        log_w = np.asarray(idata.sample_stats["log_weight"].values, dtype=np.float64).reshape(-1)
+        param_names = tuple(str(p) for p in idata.posterior["param"].values)
+        row_coord = [str(r) for r in idata.log_likelihood["row"].values]
+        frame = pd.read_csv(folder / "train.csv", dtype={ID_COLUMN: str},
+                            keep_default_na=True)
+        dtypes = dict(meta["feature_dtypes"])  # [[column, dtype], …] keeps the order
+        ids = frame.pop(ID_COLUMN).astype(str).to_numpy(dtype=object)
+        target = frame.pop(TARGET_COLUMN).rename(meta["target_name"])
+        for col, dtype in dtypes.items():
+            if dtype in ("object", "str", "string"):
+                frame[col] = frame[col].astype(str)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        raise ModelFileError(f"{path} is corrupted or was written by another program: {exc!r}") from None
+    if list(frame.columns) != list(dtypes):
+        raise ModelFileError(f"{path}: train.csv columns do not match the model description")
+    if row_coord != list(ids) or loglik.shape[1] != len(ids):
+        raise ModelFileError(f"{path}: posterior.nc and train.csv disagree about the training rows")
+    model.transform_ = transform
+    model.target_encoding_ = encoding
+    model.family_ = build_family(family_name, len(transform.feature_names), n_classes=max(len(encoding.classes), 2),
+                                 feature_names=transform.feature_names,
+                                 class_names=[str(c) for c in encoding.classes] or None,
+                                 **model._hyperparameters())
+    if tuple(model.family_.param_names) != param_names:
+        raise ModelFileError(f"{path}: parameter names in posterior.nc do not match the model description")
+    model.posterior_ = WeightedPosterior(samples, log_w, loglik, param_names)
+    model.train_features_ = frame
+    model.train_target_ = target
+    model.row_ids_ = ids
+    model.capacity_ = int(meta["capacity"])
+    model.forgotten_ids_ = [str(i) for i in meta["forgotten_ids"]]
+    model.samples_saw_forgotten_rows_ = bool(meta["samples_saw_forgotten_rows"])
+    model.fit_info_ = dict(meta["fit"])
+    model.ledger_ = list(meta["ledger"])
+    return model
+
+
+def _read_inference_data(path: Path):
+    import arviz as az
+
+    try:
+        idata = az.from_netcdf(str(path), engine="h5netcdf")
+        idata.load()  # read now, so a truncated file fails here and the file handle closes
+        return idata
+    except Exception as exc:  # h5py raises a zoo of types for damaged files
+        raise ModelFileError(f"{path} cannot be read as netCDF: {exc}") from None

@@ -1,0 +1,71 @@
+"""Importance weights of a candidate set: normalisation, ESS, Pareto k̂ (pure numpy functions).
+
+Log-weights are kept normalised (logsumexp = 0) in float64: a deletion of many rows
+can move them by hundreds of nats, far past what float32 weights could hold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+
+def normalize_log_weights(log_weights) -> np.ndarray:
+    """log w_s − logsumexp(log w): weights that sum to one, computed in log space."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    return lw - logsumexp(lw)
+
+
+def forget_log_weights(log_weights, loglik_erased) -> np.ndarray:
+    """Nguyen et al.: w(θ) ∝ p(θ|D_r)/p(θ|D) ∝ 1/p(D_e|θ).
+
+    log w_s ← log w_s − Σ_{i∈D_e} log p(z_i|θ_s), renormalised. ``loglik_erased`` is the
+    (S, |D_e|) block of per-row log-likelihoods of the rows to erase. Cumulative: applying
+    it to already-reweighted log-weights forgets the union of both requests.
+    """
+    erased = np.asarray(loglik_erased, dtype=np.float64).reshape(len(log_weights), -1)
+    return normalize_log_weights(np.asarray(log_weights, dtype=np.float64) - erased.sum(axis=1))
+
+
+def effective_sample_size(log_weights) -> float:
+    """Kish's ESS = 1 / Σ w_s² of the normalised weights."""
+    w = np.exp(normalize_log_weights(log_weights))
+    return float(1.0 / np.sum(w * w))
+
+
+def khat_threshold(n_samples: int) -> float:
+    """ArviZ's sample-size-dependent reliability threshold for Pareto k̂: min(1 − 1/log10 S, 0.7)."""
+    return float(min(1.0 - 1.0 / np.log10(n_samples), 0.7))
+
+
+def pareto_smoothed(log_weights) -> tuple[np.ndarray, float]:
+    """PSIS (ArviZ ``psislw``) of the log importance ratios: (smoothed normalised log-weights, k̂).
+
+    ``psislw`` takes the log importance *ratios* themselves (for leave-one-out that is
+    −log-lik); here they are the candidate set's log-weights, so no sign flip.
+    Uniform weights (nothing forgotten yet) have no tail to fit: k̂ is −inf by convention.
+    """
+    lw = normalize_log_weights(log_weights)
+    if np.ptp(lw) < 1e-12:
+        return lw, float("-inf")
+    from arviz import psislw  # imported lazily: ArviZ costs seconds at start-up
+
+    smoothed, k = psislw(lw.copy(), reff=1.0)
+    return normalize_log_weights(smoothed), float(k)
+
+
+def weighted_quantiles(values, weights, quantiles) -> np.ndarray:
+    """Quantiles of ``values`` (S, ...) under sample weights (S,), along axis 0."""
+    values = np.asarray(values)
+    order = np.argsort(values, axis=0)
+    sorted_vals = np.take_along_axis(values, order, axis=0)
+    w = np.asarray(weights)[order] if values.ndim > 1 else np.asarray(weights)[order]
+    cdf = np.cumsum(w, axis=0) - 0.5 * w
+    cdf /= cdf[-1:] + 0.5 * w[-1:]
+    qs = np.atleast_1d(quantiles)
+    flat_cdf = cdf.reshape(cdf.shape[0], -1)
+    flat_vals = sorted_vals.reshape(sorted_vals.shape[0], -1)
+    out = np.empty((len(qs), flat_vals.shape[1]))
+    for j in range(flat_vals.shape[1]):
+        out[:, j] = np.interp(qs, flat_cdf[:, j], flat_vals[:, j])
+    return out.reshape((len(qs),) + values.shape[1:])
