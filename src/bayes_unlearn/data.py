@@ -228,3 +228,24 @@ class TargetEncoding:
     @classmethod
     def from_dict(cls, d: dict) -> TargetEncoding:
         return cls(d["task"], list(d["classes"]), float(d["mean"]), float(d["scale"]))
+
+
+# ---- the shared data sets of DESIGN.md §6 (never copied into the repository) ---------------
+PIMA_ZERO_MISSING = ["Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI"]
+SHARED_DATA_ENV = "BAYES_UNLEARN_DATA_DIR"
+
+
+def find_shared_data(name: str) -> Path | None:
+    """Path of a shared data file: $BAYES_UNLEARN_DATA_DIR, else ../shared/data beside the repo or cwd."""
+    import os
+
+    candidates = []
+    if os.environ.get(SHARED_DATA_ENV):
+        candidates.append(Path(os.environ[SHARED_DATA_ENV]))
+    repo_root = Path(__file__).resolve().parents[2]
+    candidates += [repo_root.parent / "shared" / "data", Path.cwd().parent / "shared" / "data",
+                   Path.cwd() / "shared" / "data"]
+    for folder in candidates:
+        if (folder / name).is_file():
+            return folder / name
+    return None
