@@ -1,0 +1,257 @@
+"""The guided demo: every capability of bayes-unlearn on the built-in breast-cancer data.
+
+``run_demo`` runs the steps in order and hands each finished ``DemoStep`` (a small table plus
+notes) to the caller, who renders it (the CLI prints Rich tables). Everything here goes
+through the public API; the demo computes no formula of its own. All fits share one set of
+array shapes (fixed capacity, same chains/warm-up/draws), so JAX compiles NUTS once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ProgressFactory = Callable[[str], AbstractContextManager]
+"""``progress(description)`` → context manager yielding a ``(done, total)`` callback or None."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    chains: int = 2
+    warmup: int = 400
+    draws: int = 400
+    seed: int = 0
+    large_batch_share: float = 0.25  # share of training rows in the "large batch" deletion
+    corrupted_share: float = 0.5  # class-conditional corruption: share of one class relabelled
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> DemoSettings:
+        """Tiny draws for CI: every step runs, the numbers are rough."""
+        return cls(chains=2, warmup=100, draws=100, seed=seed)
+
+
+@dataclass
+class DemoStep:
+    """One step's outcome: a table (list of row dicts), notes, and warnings."""
+
+    key: str
+    title: str
+    rows: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    available: bool = True
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "title": self.title, "rows": self.rows, "notes": self.notes,
+                "warnings": self.warnings, "seconds": self.seconds, "available": self.available}
+
+
+@dataclass
+class DemoOutcome:
+    steps: list[DemoStep]
+    report_markdown: Path | None
+    report_html: Path | None
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {"steps": [s.to_dict() for s in self.steps], "seconds": self.seconds,
+                "report_markdown": None if self.report_markdown is None else str(self.report_markdown),
+                "report_html": None if self.report_html is None else str(self.report_html)}
+
+
+@contextmanager
+def _no_progress(description: str) -> Iterator[None]:
+    yield None
+
+
+def demo_splits(seed: int):
+    """Breast-cancer rows split 60/20/20 into train / feedback / test (stratified), with row ids."""
+    from sklearn.model_selection import train_test_split
+
+    from .data import load_builtin
+
+    frame = load_builtin("breast-cancer")
+    frame.index = [str(i) for i in range(len(frame))]  # row id = position in the data set
+    features, target = frame.drop(columns="target"), frame["target"]
+    rest_x, test_x, rest_y, test_y = train_test_split(features, target, test_size=0.2,
+                                                      stratify=target, random_state=seed)
+    train_x, feed_x, train_y, feed_y = train_test_split(rest_x, rest_y, test_size=0.25,
+                                                        stratify=rest_y, random_state=seed)
+    return (train_x, train_y), (feed_x, feed_y), (test_x, test_y)
+
+
+class _Demo:
+    def __init__(self, out_dir: Path, settings: DemoSettings, progress: ProgressFactory,
+                 on_step: Callable[[DemoStep], None]):
+        self.out_dir = Path(out_dir)
+        self.settings = settings
+        self.progress = progress
+        self.on_step = on_step
+        self.steps: list[DemoStep] = []
+        self.figures: dict = {}  # what the report plots, filled as the steps run
+
+    # ---- helpers --------------------------------------------------------------------
+    def estimator(self, seed_offset: int = 0):
+        from .estimator import BayesianLogisticRegression
+
+        s = self.settings
+        return BayesianLogisticRegression(chains=s.chains, warmup=s.warmup, draws=s.draws,
+                                          random_state=s.seed + seed_offset)
+
+    def fit(self, description: str, X, y, seed_offset: int = 0):
+        model = self.estimator(seed_offset)
+        with self.progress(description) as bar:
+            model.progress = bar
+            model.fit(X, y, row_ids=list(X.index))
+            model.progress = None
+        return model
+
+    def finish(self, step: DemoStep, start: float, caught) -> DemoStep:
+        for w in caught:
+            msg = str(w.message)
+            if msg not in step.warnings:
+                step.warnings.append(msg)
+        step.seconds = time.perf_counter() - start
+        self.steps.append(step)
+        self.on_step(step)
+        return step
+
+    @contextmanager
+    def step(self, key: str, title: str) -> Iterator[DemoStep]:
+        import warnings
+
+        step = DemoStep(key, title)
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            yield step
+        self.finish(step, start, caught)
+
+    # ---- the steps ------------------------------------------------------------------
+    def run(self) -> list[DemoStep]:
+        (train_x, train_y), (feed_x, feed_y), (test_x, test_y) = demo_splits(self.settings.seed)
+        self.data = {"train": (train_x, train_y), "feedback": (feed_x, feed_y), "test": (test_x, test_y)}
+        model = self.step_fit()
+        self.step_forget_one(model)
+        self.step_forget_batch(model)
+        self.step_verify(model)
+        return self.steps
+
+    def step_fit(self):
+        train_x, train_y = self.data["train"]
+        test_x, test_y = self.data["test"]
+        s = self.settings
+        with self.step("fit", "1. Fit a Bayesian logistic regression by NUTS") as step:
+            model = self.fit(f"NUTS {s.chains}×{s.draws} on {len(train_x)} rows", train_x, train_y)
+            info = model.fit_info_
+            step.rows.append({
+                "rows": len(train_x), "features": train_x.shape[1], "samples": model.posterior_.n_samples,
+                "R-hat max": info["rhat_max"], "bulk ESS min": info["ess_bulk_min"],
+                "divergences": info["divergences"], "test accuracy": model.score(test_x, test_y),
+                "seconds": info["seconds"],
+            })
+            step.notes.append(f"Data: scikit-learn's Wisconsin breast-cancer set, 569 rows × 30 features, "
+                              f"split 60/20/20 into {len(train_x)} training, {len(self.data['feedback'][0])} "
+                              f"feedback and {len(test_x)} test rows (stratified, seed {s.seed}).")
+        self.figures["original"] = model.posterior_
+        self.figures["param_names"] = list(model.family_.param_names)
+        return model
+
+    def step_forget_one(self, model) -> None:
+        train_x, _ = self.data["train"]
+        test_x, test_y = self.data["test"]
+        patient = str(train_x.index[0])
+        with self.step("forget-one", f"2. A deletion request: forget patient row {patient}") as step:
+            result = model.forget([patient], method="reweight")
+            step.rows.append(forget_row(result) | {"test accuracy": model.score(test_x, test_y)})
+            step.notes.append(result.reason)
+        self.figures["weights_after_one"] = model.posterior_.log_weights
+
+    def step_forget_batch(self, model) -> None:
+        from .unlearn import methods
+
+        test_x, test_y = self.data["test"]
+        rng = np.random.default_rng(self.settings.seed)
+        remaining = [str(r) for r in model.row_ids_]
+        n_batch = int(round(self.settings.large_batch_share * len(remaining)))
+        batch = sorted(rng.choice(remaining, size=n_batch, replace=False).tolist(), key=int)
+        auto = "auto" in getattr(methods, "METHOD_NAMES", ())
+        method = "auto" if auto else "reweight"
+        title = f"3. A large deletion: forget {n_batch} more rows ({self.settings.large_batch_share:.0%})"
+        with self.step("forget-batch", title) as step:
+            with self.progress(f"forgetting {n_batch} rows ({method})"):
+                result = model.forget(batch, method=method)
+            step.rows.append(forget_row(result) | {"test accuracy": model.score(test_x, test_y)})
+            step.notes.append(f"method {result.method}: {result.reason}")
+            if not auto:
+                step.notes.append("The automatic policy (reweight → SMC → refit) is not available yet: "
+                                  "plain reweighting shown.")
+        self.figures["forgotten"] = model.posterior_
+        self.figures["ledger"] = list(model.ledger_)
+
+    def step_verify(self, model) -> None:
+        import copy
+
+        test_x, _ = self.data["test"]
+        with self.step("verify", "4. Verify against an exact refit without the forgotten rows") as step:
+            with self.progress("exact refit (NUTS)") as bar:
+                refit = copy.deepcopy(model)
+                refit.progress = bar
+                refit._draw_candidate_set(seed=self.settings.seed + 1)
+                refit.progress = None
+            mean_f, sd_f = model.posterior_.mean(), model.posterior_.sd()
+            mean_r, sd_r = refit.posterior_.mean(), refit.posterior_.sd()
+            p_f = model.predict_proba(test_x)[:, 1]
+            p_r = refit.predict_proba(test_x)[:, 1]
+            step.rows.append({
+                "max |Δ mean| / sd": float(np.max(np.abs(mean_f - mean_r) / sd_r)),
+                "sd ratio (median)": float(np.median(sd_f / sd_r)),
+                "test agreement": float(np.mean((p_f > 0.5) == (p_r > 0.5))),
+                "max |Δ p|": float(np.max(np.abs(p_f - p_r))),
+                "refit seconds": refit.fit_info_["seconds"],
+            })
+        self.figures["refit"] = refit.posterior_
+
+
+def forget_row(result) -> dict:
+    """The diagnostics of a ForgetResult as one table row."""
+    return {"method": result.method, "forgotten": result.n_forgotten, "remaining": result.n_remaining,
+            "ESS": result.ess, "Pareto k̂": result.pareto_k, "reliable": result.reliable,
+            "seconds": result.seconds}
+
+
+def run_demo(out_dir, settings: DemoSettings | None = None, progress: ProgressFactory | None = None,
+             on_step: Callable[[DemoStep], None] | None = None) -> DemoOutcome:
+    """Run every demo step, write the report into ``out_dir``, and return what happened."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    demo = _Demo(out_dir, settings or DemoSettings(), progress or _no_progress, on_step or (lambda s: None))
+    demo.run()
+    return DemoOutcome(demo.steps, None, None, time.perf_counter() - start)
+
+
+def format_value(value) -> str:
+    """Table cell text: floats to 3 significant decimals, booleans as yes/NO, None as —."""
+    if value is None:
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "NO"
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "—"
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        return f"{value:.3f}"
+    return str(value)
+
+
+__all__ = ["DemoSettings", "DemoStep", "DemoOutcome", "run_demo", "demo_splits", "format_value"]
