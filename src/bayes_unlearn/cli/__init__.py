@@ -10,6 +10,7 @@ from __future__ import annotations
 # Command modules register themselves on import.
 from . import core  # noqa: E402,F401
 from . import demo as _demo  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
 from .app import app, main
 
 __all__ = ["app", "main"]
