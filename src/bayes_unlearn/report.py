@@ -38,6 +38,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     tables: list[list[dict]] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # paragraphs printed after the tables
 
 
 # ---- plotting -----------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def markdown_table(rows: list[dict]) -> str:
     if not rows:
         return ""
     cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(c.replace("|", "\\|") for c in cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -284,6 +285,11 @@ def _inline_html(text: str) -> str:
     out = html.escape(text)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
+def _paragraph_html(text: str) -> str:
+    css = ' class="warning"' if text.lower().startswith(("warning", "**warning")) else ""
+    return f"<p{css}>{_inline_html(text)}</p>"
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
@@ -307,11 +313,13 @@ def write_report(out_dir, title: str, sections: list[Section], intro: str = "") 
         body.append(f"<h2>{html.escape(section.title)}</h2>")
         for p in section.paragraphs:
             md += [p, ""]
-            css = ' class="warning"' if p.lower().startswith(("warning", "**warning")) else ""
-            body.append(f"<p{css}>{_inline_html(p)}</p>")
+            body.append(_paragraph_html(p))
         for rows in section.tables:
             md += [markdown_table(rows), ""]
             body.append(html_table(rows))
+        for p in section.notes:
+            md += [p, ""]
+            body.append(_paragraph_html(p))
         for fig in section.figures:
             rel = Path(fig.path).resolve().relative_to(out_dir.resolve()).as_posix()
             md += [f"![{fig.caption}]({rel})", "", f"*{fig.caption}*", ""]
