@@ -102,6 +102,9 @@ def write_model(path, write_payload: Callable[[Path], dict]) -> Path:
         _write_text_durably(staging / META, json.dumps(meta, indent=1, sort_keys=True, default=_json_default))
         for name in files:
             _fsync_path(staging / name)
+        # A write interrupted after this rename but before the CURRENT switch leaves a
+        # complete but never-live folder of this name behind; it must not block the retry.
+        shutil.rmtree(staging_root / version, ignore_errors=True)
         os.rename(staging, staging_root / version)
         pointer_tmp = staging_root / f".{POINTER}.tmp-{os.getpid()}"
         _write_text_durably(pointer_tmp, version + "\n")
