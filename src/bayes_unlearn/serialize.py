@@ -14,6 +14,7 @@ from .store import read_model, write_model
 
 ID_COLUMN = "__row_id__"
 TARGET_COLUMN = "__target__"
+_TEXT_DTYPES = ("object", "str", "string")
 
 
 def _to_inference_data(model):
@@ -45,6 +46,7 @@ def save_model(model, path) -> Path:
                                      if k not in ("progress", "impute_zeros", "categorical")},
             },
             "target_name": str(model.train_target_.name),
+            "target_dtype": str(model.train_target_.dtype),
             "feature_dtypes": [[str(c), str(t)] for c, t in model.train_features_.dtypes.items()],
             "transform": model.transform_.to_dict(),
             "target_encoding": model.target_encoding_.to_dict(),
@@ -79,13 +81,17 @@ def load_model(path):
         log_w = np.asarray(idata.sample_stats["log_weight"].values, dtype=np.float64).reshape(-1)
         param_names = tuple(str(p) for p in idata.posterior["param"].values)
         row_coord = [str(r) for r in idata.log_likelihood["row"].values]
-        frame = pd.read_csv(folder / "train.csv", dtype={ID_COLUMN: str},
-                            keep_default_na=True)
         dtypes = dict(meta["feature_dtypes"])  # [[column, dtype], …] keeps the order
+        # Text columns are read as text: a category "007" must not come back as the number 7.
+        text_columns = [c for c, t in dtypes.items() if t in _TEXT_DTYPES]
+        if meta.get("target_dtype") in _TEXT_DTYPES:
+            text_columns.append(TARGET_COLUMN)
+        frame = pd.read_csv(folder / "train.csv", dtype={ID_COLUMN: str, **dict.fromkeys(text_columns, str)},
+                            keep_default_na=True)
         ids = frame.pop(ID_COLUMN).astype(str).to_numpy(dtype=object)
         target = frame.pop(TARGET_COLUMN).rename(meta["target_name"])
         for col, dtype in dtypes.items():
-            if dtype in ("object", "str", "string"):
+            if dtype in _TEXT_DTYPES:
                 frame[col] = frame[col].astype(str)
     except ModelFileError:
         raise
