@@ -1,0 +1,67 @@
+"""Suspicion scores of the training rows (higher = more likely a cause of the failures).
+
+* ``influence`` — the report's r(z) with the failure set F (Tanno et al.);
+* ``feedback``  — the same r(z) with the whole feedback set V (correct and failed rows):
+  learning from V makes rows that contradict the correctly labelled data less likely, while
+  F alone is dominated by inherently hard rows (DESIGN.md §3: r with F inverts on random noise);
+* ``loo``       — −elpd_loo(z): how badly the rest of the training data predicts the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RequestError
+from .influence import influence_scores
+from .loo import loo_scores
+from .update import UpdatedPosterior, update_posterior
+
+DETECTORS = ("influence", "feedback", "loo")
+
+
+@dataclass(frozen=True)
+class DetectorScores:
+    detector: str
+    scores: np.ndarray  # (N,) over the model's remaining training rows
+    update: UpdatedPosterior | None  # the posterior update behind r(z); None for loo
+    n_update_rows: int  # |F| or |V| used by the update (0 for loo)
+
+
+@dataclass
+class FeedbackContext:
+    """What every detector run on one model and one feedback set shares (computed once)."""
+
+    model: object
+    X: np.ndarray  # (M, p) feedback rows in design space
+    y: np.ndarray  # (M,) encoded labels
+    failures: np.ndarray  # (M,) bool, the failure set F
+    loglik: np.ndarray  # (S, M) log p(v_j|θ_s) under the current samples
+    update: str
+    seed: int
+    _loo: tuple | None = None
+
+    def loo(self) -> tuple[np.ndarray, np.ndarray, float]:
+        if self._loo is None:
+            post = self.model.posterior_
+            self._loo = loo_scores(post.loglik, post.log_weights)
+        return self._loo
+
+
+def detector_scores(ctx: FeedbackContext, detector: str, rows=None, seed_offset: int = 0) -> DetectorScores:
+    """Scores of ``detector`` using only the feedback rows where ``rows`` (bool, M) is True."""
+    if detector not in DETECTORS:
+        raise RequestError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)} or auto")
+    rows = np.ones(len(ctx.y), bool) if rows is None else np.asarray(rows, bool)
+    if detector == "loo":
+        return DetectorScores("loo", ctx.loo()[0], None, 0)
+    use = rows & ctx.failures if detector == "influence" else rows
+    if not use.any():
+        raise RequestError("the failure set F is empty: the model predicts every feedback row correctly, "
+                           "so there is nothing to repair")
+    post = ctx.model.posterior_
+    updated = update_posterior(ctx.model, ctx.X, ctx.y, use.astype(float), ctx.update,
+                               seed=ctx.seed + seed_offset, loglik_new=ctx.loglik)
+    scores = influence_scores(post.loglik, post.log_weights, updated.loglik_train, updated.log_weights)
+    return DetectorScores(detector, scores, updated, int(use.sum()))
