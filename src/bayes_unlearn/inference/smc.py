@@ -1,0 +1,391 @@
+"""Tempered sequential Monte Carlo from a weighted candidate set (BlackJAX building blocks).
+
+The path of targets, β from 0 to 1,
+
+    target_β(θ) ∝ p(θ) · Π_i p(z_i|θ)^(base_mask_i + β·delta_weights_i)
+
+covers both uses of the project:
+
+* forget D_e:  base_mask = 1 on every stored row, delta = −1 on the erased rows
+  (β = 0 is the current posterior p(θ|D), β = 1 is p(θ|D_r));
+* repair with F: X, y = D ∪ F stacked, base_mask 1 on D and 0 on F, delta = +1 on F.
+
+One stage, from particles that represent target_β (weighted only before the first stage):
+
+1. choose Δβ so that the ESS of the weights W·exp(Δβ·Σ_i delta_i log p(z_i|θ)) is
+   ``target_ess``·S (BlackJAX's ``smc.solver.dichotomy``; Δβ = 0, a pure rejuvenation, when the
+   incoming weights are already below that ESS);
+2. reweight, re-estimate the HMC metric from the reweighted particles (their weighted covariance,
+   the rule of ``smc.tuning.from_particles``) and set the step size from the last acceptance rate;
+3. BlackJAX ``tempered_smc`` step at β + Δβ with a zero increment: resample by the weights,
+   move every particle by ``num_mcmc_steps`` HMC transitions that leave target_{β+Δβ} invariant.
+
+We solve Δβ on freshly moved particles, i.e. reweight → resample → move. BlackJAX's
+``adaptive_tempered_smc`` (resample → move → reweight) solves Δβ on particles that still carry
+the previous increment's weights: on a conjugate test its realised ESS fell to 3 % of S where
+10 % was planned, and its last particles carry weights that must not be dropped. Here every
+stage ends with equally weighted, freshly moved particles.
+
+Arrays have fixed shapes (rows switched off by masks), so successive requests reuse the
+compiled stage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import numpy as np
+
+from .._runtime import configure_jax
+
+configure_jax()
+
+import blackjax  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+from blackjax.smc import resampling  # noqa: E402
+from blackjax.smc.ess import log_ess  # noqa: E402
+from blackjax.smc.solver import dichotomy  # noqa: E402
+from blackjax.smc.tempered import TemperedSMCState  # noqa: E402
+
+from ..models.base import ModelFamily  # noqa: E402
+from ..posterior import min_reliable_ess  # noqa: E402
+from ..weights import effective_sample_size, normalize_log_weights  # noqa: E402
+from .nuts import family_signature  # noqa: E402
+
+# ---- the tempered target (pure) ------------------------------------------------------------
+
+
+def row_exponents(base_mask, delta_weights, beta):
+    """Exponent of each row's likelihood in target_β: base_mask_i + β·delta_weights_i."""
+    return base_mask + beta * delta_weights
+
+
+def tempered_log_density(family: ModelFamily, theta, X, y, base_mask, delta_weights, beta):
+    """log target_β(θ) = log p(θ) + Σ_i (base_mask_i + β·delta_weights_i) · log p(z_i|θ)."""
+    exponents = row_exponents(base_mask, delta_weights, beta)
+    return family.log_prior(theta) + jnp.sum(exponents * family.loglik_rows(theta, X, y))
+
+
+def delta_log_likelihood(family: ModelFamily, theta, X, y, delta_weights):
+    """d/dβ log target_β(θ) = Σ_i delta_weights_i · log p(z_i|θ) (BlackJAX's 'log-likelihood')."""
+    return jnp.sum(delta_weights * family.loglik_rows(theta, X, y))
+
+
+def log_ess_fraction(log_weights):
+    """log(ESS/S) of unnormalised log-weights, ESS = (Σ w)² / Σ w² (Kish)."""
+    log_weights = jnp.nan_to_num(log_weights, nan=-jnp.inf)
+    return log_ess(log_weights) - jnp.log(log_weights.shape[0])
+
+
+# ---- tuning rules (pure) ---------------------------------------------------------------------
+
+TARGET_ACCEPTANCE = 0.75
+TRAJECTORY_LENGTH = 1.5  # in whitened units: about a quarter period of a standard Gaussian
+MAX_INTEGRATION_STEPS = 32
+
+
+def next_step_size(step_size, mean_acceptance, target=TARGET_ACCEPTANCE, gain=2.0):
+    """Multiplicative Robbins–Monro-like rule: grow when accepting more than the target."""
+    return jnp.clip(step_size * jnp.exp(gain * (mean_acceptance - target)), 1e-3, 2.0)
+
+
+def integration_steps_for(step_size, trajectory_length=TRAJECTORY_LENGTH):
+    """Leapfrog steps so that step_size × L ≈ trajectory_length (whitened units)."""
+    return jnp.clip(jnp.ceil(trajectory_length / step_size), 1, MAX_INTEGRATION_STEPS).astype(jnp.int32)
+
+
+def initial_step_size(n_params: int) -> float:
+    """Optimal HMC step sizes shrink like d^(−1/4) under a well-estimated metric."""
+    return float(min(1.0, n_params ** -0.25))
+
+
+def weighted_covariance(particles, weights, dense: bool):
+    """Inverse mass matrix from the particles (cf. ``smc.tuning.from_particles``), weighted.
+
+    A small ridge relative to the average variance keeps it positive definite in float32.
+    """
+    mean = weights @ particles
+    centred = particles - mean
+    if dense:
+        cov = (centred * weights[:, None]).T @ centred
+        ridge = 1e-6 * jnp.trace(cov) / cov.shape[0] + 1e-10
+        return cov + ridge * jnp.eye(cov.shape[0])
+    var = weights @ jnp.square(centred)
+    return var + 1e-6 * jnp.mean(var) + 1e-10
+
+
+def use_dense_metric(n_particles: int, n_params: int) -> bool:
+    """A full covariance needs many more particles than parameters to be estimated well."""
+    return n_params <= 200 and n_particles >= 10 * n_params
+
+
+# ---- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SMCDiagnostics:
+    """Whether a tempered SMC run can be trusted, and the numbers behind the verdict."""
+
+    reached_target: bool  # β reached 1
+    final_beta: float
+    final_ess: float
+    min_ess: float
+    initial_ess: float  # ESS of the weights the run started from
+    min_acceptance: float  # lowest mean HMC acceptance over the tuned stages
+    unique_fraction: float  # distinct final particles / S
+    max_lag_correlation: float  # worst correlation of a coordinate before/after a stage's moves
+    reliable: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SMCResult:
+    particles: np.ndarray  # (S, d)
+    log_weights: np.ndarray  # (S,) normalised, float64
+    n_stages: int
+    betas: np.ndarray  # (n_stages + 1,) β before the first and after each stage
+    ess: np.ndarray  # (n_stages,) Kish ESS of each stage's weights, before resampling
+    acceptance: np.ndarray  # (n_stages,) mean HMC acceptance rate of each stage's moves
+    step_sizes: np.ndarray  # (n_stages,)
+    integration_steps: np.ndarray  # (n_stages,)
+    unique_ancestors: np.ndarray  # (n_stages,) distinct particles kept by each resampling
+    lag_correlation: np.ndarray  # (n_stages,) max over coordinates of corr(before, after moves)
+    n_divergent: int
+    n_gradient_evaluations: int
+    seconds: float
+    diagnostics: SMCDiagnostics
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.exp(self.log_weights)
+
+    def summary(self) -> dict:
+        """Plain-data summary for ledgers and JSON output."""
+        return {
+            "n_stages": self.n_stages,
+            "betas": [round(float(b), 6) for b in self.betas],
+            "ess": [round(float(e), 1) for e in self.ess],
+            "acceptance": [round(float(a), 3) for a in self.acceptance],
+            "step_sizes": [round(float(s), 4) for s in self.step_sizes],
+            "integration_steps": [int(n) for n in self.integration_steps],
+            "unique_ancestors": [int(u) for u in self.unique_ancestors],
+            "lag_correlation": [round(float(r), 3) for r in self.lag_correlation],
+            "n_divergent": self.n_divergent,
+            "n_gradient_evaluations": self.n_gradient_evaluations,
+            "seconds": self.seconds,
+            "diagnostics": self.diagnostics.to_dict(),
+        }
+
+
+# ---- the compiled stage ------------------------------------------------------------------
+
+
+_stages: dict = {}
+
+
+def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool, target_ess: float):
+    """One jitted SMC stage for a family and settings, compiled once per process (and shape)."""
+    key = (family_signature(family), num_mcmc_steps, dense, float(target_ess))
+    if key in _stages:
+        return _stages[key]
+
+    def stage(rng_key, particles, log_weights, beta, step_size, max_increment, X, y, base_mask,
+              delta_weights):
+        logprior_fn = partial(tempered_log_density, family, X=X, y=y, base_mask=base_mask,
+                              delta_weights=delta_weights, beta=0.0)
+        loglikelihood_fn = partial(delta_log_likelihood, family, X=X, y=y, delta_weights=delta_weights)
+
+        # 1. Δβ such that the reweighted particles keep an ESS of target_ess·S.
+        increments = jax.vmap(loglikelihood_fn)(particles)
+
+        def excess_log_ess(d):
+            return log_ess_fraction(log_weights + d * increments) - jnp.log(target_ess)
+
+        delta = jnp.where(excess_log_ess(0.0) <= 0.0, 0.0,
+                          jnp.clip(dichotomy(excess_log_ess, 0.0, max_increment), 0.0, max_increment))
+        next_beta = jnp.where(delta >= max_increment, beta + max_increment, beta + delta)
+        next_beta = jnp.where(next_beta >= 1.0 - 1e-6, 1.0, next_beta)
+
+        # 2. Reweight; metric from the reweighted particles (they represent target_next_beta).
+        new_log_w = jnp.nan_to_num(log_weights + (next_beta - beta) * increments, nan=-jnp.inf)
+        new_log_w = new_log_w - jax.scipy.special.logsumexp(new_log_w)
+        weights = jnp.exp(new_log_w)
+        params = {
+            "step_size": step_size[None],
+            "inverse_mass_matrix": weighted_covariance(particles, weights, dense)[None],
+            "num_integration_steps": integration_steps_for(step_size)[None],
+        }
+
+        # 3. Resample and move at next_beta (zero increment: the weights come back uniform).
+        smc = blackjax.tempered_smc(
+            logprior_fn, loglikelihood_fn, blackjax.hmc.build_kernel(), blackjax.hmc.init,
+            params, resampling.systematic, num_mcmc_steps,
+        )
+        state = TemperedSMCState(particles, weights, next_beta)
+        new_state, info = smc.step(rng_key, state, next_beta)
+
+        acceptance = jnp.mean(info.update_info.acceptance_rate)
+        before = particles[info.ancestors]
+        record = {
+            "beta": next_beta,
+            "ess": jnp.exp(log_ess(new_log_w)),
+            "acceptance": acceptance,
+            "step_size": step_size,
+            "integration_steps": params["num_integration_steps"][0],
+            "divergent": jnp.sum(info.update_info.is_divergent),
+            "unique_ancestors": _count_unique_sorted(info.ancestors),
+            "lag_correlation": jnp.max(_column_correlation(before, new_state.particles)),
+        }
+        return new_state.particles, next_beta, next_step_size(step_size, acceptance), record
+
+    compiled = jax.jit(stage)
+    _stages[key] = compiled
+    return compiled
+
+
+def _count_unique_sorted(indices):
+    s = jnp.sort(indices)
+    return 1 + jnp.sum(s[1:] != s[:-1])
+
+
+def _column_correlation(a, b):
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    return jnp.sum(a * b, 0) / jnp.sqrt(jnp.sum(a * a, 0) * jnp.sum(b * b, 0) + 1e-30)
+
+
+# ---- driver -------------------------------------------------------------------------------
+
+
+def tempered_smc(
+    family: ModelFamily,
+    X,
+    y,
+    base_mask,
+    delta_weights,
+    particles,
+    log_weights,
+    *,
+    seed: int = 0,
+    target_ess: float = 0.5,
+    num_mcmc_steps: int = 5,
+    max_stages: int = 100,
+    step_size: float | None = None,
+) -> SMCResult:
+    """Move the weighted particles from target_0 to target_1 (see ``tempered_log_density``).
+
+    ``particles`` (S, d) with normalised ``log_weights`` (S,) represent target_0; X, y,
+    base_mask and delta_weights have one entry per (padded) row. ``target_ess`` is the
+    fraction of S that each stage's weights keep before resampling. The result's particles
+    have just been moved at β = 1; its log-weights are returned normalised (uniform after a
+    completed run) and are part of the answer.
+    """
+    start = time.perf_counter()
+    if not 0.0 < target_ess < 1.0:
+        raise ValueError(f"target_ess must be in (0, 1), got {target_ess}")
+    if num_mcmc_steps < 1:
+        raise ValueError(f"num_mcmc_steps must be ≥ 1, got {num_mcmc_steps}")
+    particles = jnp.asarray(particles, jnp.float32)
+    n_particles, n_params = particles.shape
+    if n_params != family.n_params:
+        raise ValueError(f"particles have {n_params} columns; the model has {family.n_params} parameters")
+    log_weights = normalize_log_weights(np.asarray(log_weights, np.float64).reshape(n_particles))
+    initial_ess = effective_sample_size(log_weights)
+    data = (jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32),
+            jnp.asarray(base_mask, jnp.float32), jnp.asarray(delta_weights, jnp.float32))
+    stage = _stage_fn(family, int(num_mcmc_steps), use_dense_metric(n_particles, n_params),
+                      float(target_ess))
+
+    eps = jnp.float32(initial_step_size(n_params) if step_size is None else step_size)
+    log_w = jnp.asarray(log_weights, jnp.float32)
+    beta = 0.0
+    key = jax.random.PRNGKey(seed)
+    history: list[dict] = []
+    while beta < 1.0 and len(history) < max_stages:
+        key, sub = jax.random.split(key)
+        particles, beta_j, eps, record = stage(sub, particles, log_w, jnp.float32(beta), eps,
+                                               jnp.float32(1.0 - beta), *data)
+        beta = float(beta_j)
+        history.append({k: float(v) for k, v in record.items()})
+        log_w = jnp.full(n_particles, -np.log(n_particles), jnp.float32)  # resampled: equal weights
+
+    out_particles = np.asarray(particles, np.float64)
+    final_log_w = normalize_log_weights(np.asarray(log_w, np.float64))
+    col = {k: np.array([h[k] for h in history]) for k in
+           ("beta", "ess", "acceptance", "step_size", "integration_steps", "unique_ancestors",
+            "lag_correlation", "divergent")}
+    n_grad = int(np.sum(col["integration_steps"]) * num_mcmc_steps * n_particles)
+    diagnostics = diagnose_smc(beta, final_log_w, out_particles, initial_ess, col["acceptance"],
+                               col["lag_correlation"])
+    return SMCResult(
+        particles=out_particles,
+        log_weights=final_log_w,
+        n_stages=len(history),
+        betas=np.concatenate([[0.0], col["beta"]]),
+        ess=col["ess"],
+        acceptance=col["acceptance"],
+        step_sizes=col["step_size"],
+        integration_steps=col["integration_steps"].astype(int),
+        unique_ancestors=col["unique_ancestors"].astype(int),
+        lag_correlation=col["lag_correlation"],
+        n_divergent=int(np.sum(col["divergent"])),
+        n_gradient_evaluations=n_grad,
+        seconds=time.perf_counter() - start,
+        diagnostics=diagnostics,
+    )
+
+
+# ---- verdict (pure) ----------------------------------------------------------------------
+
+MIN_ACCEPTANCE = 0.2
+MIN_UNIQUE_FRACTION = 0.5
+MAX_LAG_CORRELATION = 0.9
+MIN_INITIAL_ESS = 20.0
+
+
+def diagnose_smc(final_beta, log_weights, particles, initial_ess, acceptance, lag_correlation,
+                 skip_first: bool = True) -> SMCDiagnostics:
+    """Reached β = 1? Enough ESS? Did the moves accept, diversify and decorrelate the particles?
+
+    The first stage runs with an untuned step size, so its acceptance and lag correlation
+    are not held against the run (``skip_first``) unless it is the only stage.
+    """
+    n = len(log_weights)
+    ess = effective_sample_size(log_weights)
+    floor = min_reliable_ess(n)
+    tuned = slice(1, None) if skip_first and len(acceptance) > 1 else slice(None)
+    min_acc = float(np.min(acceptance[tuned])) if len(acceptance) else float("nan")
+    max_rho = float(np.max(lag_correlation[tuned])) if len(lag_correlation) else float("nan")
+    unique = len(np.unique(np.asarray(particles), axis=0)) / n
+    problems = []
+    if final_beta < 1.0:
+        problems.append(f"stopped at β = {final_beta:.3f} before reaching 1")
+    if ess < floor:
+        problems.append(f"final ESS {ess:.0f} < {floor:.0f}")
+    if initial_ess < MIN_INITIAL_ESS:
+        problems.append(f"started from a degenerate set (ESS {initial_ess:.1f} < {MIN_INITIAL_ESS:.0f})")
+    if not math.isnan(min_acc) and min_acc < MIN_ACCEPTANCE:
+        problems.append(f"HMC acceptance fell to {min_acc:.2f} (< {MIN_ACCEPTANCE})")
+    if unique < MIN_UNIQUE_FRACTION:
+        problems.append(f"only {unique:.0%} distinct particles (< {MIN_UNIQUE_FRACTION:.0%})")
+    if not math.isnan(max_rho) and max_rho > MAX_LAG_CORRELATION:
+        problems.append(f"moves barely decorrelate the particles (lag correlation {max_rho:.2f} > "
+                        f"{MAX_LAG_CORRELATION})")
+    reason = "; ".join(problems) if problems else (
+        f"β reached 1, ESS {ess:.0f}/{n}, acceptance ≥ {min_acc:.2f}, {unique:.0%} distinct particles")
+    return SMCDiagnostics(
+        reached_target=final_beta >= 1.0, final_beta=float(final_beta), final_ess=ess, min_ess=floor,
+        initial_ess=float(initial_ess), min_acceptance=min_acc, unique_fraction=float(unique),
+        max_lag_correlation=max_rho, reliable=not problems, reason=reason,
+    )
+
+
+__all__ = ["SMCDiagnostics", "SMCResult", "tempered_smc", "tempered_log_density",
+           "delta_log_likelihood", "row_exponents", "diagnose_smc"]
