@@ -104,7 +104,7 @@ class FeatureTransform:
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
         if categorical is None:
-            categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+            categorical = [c for c in features.columns if not is_numeric_column(features[c])]
         categorical = [str(c) for c in categorical]
         numeric = [str(c) for c in features.columns if str(c) not in categorical]
         missing = [c for c in impute_zeros if c not in numeric]
@@ -166,6 +166,21 @@ class FeatureTransform:
     def from_dict(cls, d: dict) -> FeatureTransform:
         return cls(**{k: d[k] for k in ("numeric", "categorical", "impute_zeros", "medians",
                                         "means", "scales", "categories")})
+
+
+def is_numeric_column(column: pd.Series) -> bool:
+    """Numeric dtype, or text that is mostly numbers with a few bad entries (≥ 90 % parse).
+
+    A typo or a stray "NA" in a numeric CSV column makes pandas read it as text; treating it
+    as a category would silently one-hot encode every distinct number. Such a column stays
+    numeric so that ``check_finite`` names the bad rows. Text where every value parses
+    (codes such as "007") is kept as the user's categorical choice.
+    """
+    column = column.infer_objects()
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    parsed = pd.to_numeric(column, errors="coerce")
+    return bool(parsed.isna().any() and parsed.notna().mean() >= 0.9)
 
 
 def check_finite(numeric: pd.DataFrame) -> None:
