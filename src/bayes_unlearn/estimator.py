@@ -268,6 +268,7 @@ class BayesianLogisticRegression(BayesianModel):
 
     @property
     def classes_(self) -> np.ndarray:
+        self._check_fitted()  # a clear RequestError, not an AttributeError, before fit()
         return np.asarray(self.target_encoding_.classes, dtype=object)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -288,6 +289,7 @@ class BayesianSoftmaxRegression(BayesianModel):
 
     @property
     def classes_(self) -> np.ndarray:
+        self._check_fitted()  # a clear RequestError, not an AttributeError, before fit()
         return np.asarray(self.target_encoding_.classes, dtype=object)
 
     def predict_proba(self, X) -> np.ndarray:
