@@ -47,6 +47,7 @@ def save_model(model, path) -> Path:
             },
             "target_name": str(model.train_target_.name),
             "target_dtype": str(model.train_target_.dtype),
+            "id_column": getattr(model, "id_column_", None),
             "feature_dtypes": [[str(c), str(t)] for c, t in model.train_features_.dtypes.items()],
             "transform": model.transform_.to_dict(),
             "target_encoding": model.target_encoding_.to_dict(),
@@ -118,6 +119,7 @@ def load_model(path):
     model.samples_saw_forgotten_rows_ = bool(meta["samples_saw_forgotten_rows"])
     model.fit_info_ = dict(meta["fit"])
     model.ledger_ = list(meta["ledger"])
+    model.id_column_ = meta.get("id_column")
     return model
 
 

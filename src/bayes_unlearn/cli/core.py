@@ -54,6 +54,7 @@ def fit(
             estimator.progress = progress
             estimator.fit(features, y, row_ids=ids)
             estimator.progress = None
+        estimator.id_column_ = id_column  # stored, so that predict can ignore it
         estimator.save(out)
         fit_info = estimator.fit_info_
         payload = {"model_dir": str(out), "model": model, "n_rows": len(ids),
@@ -93,7 +94,11 @@ def forget(
     model_dir: Path = typer.Argument(..., help="Model directory (updated in place, atomically)."),
     rows: str | None = typer.Option(None, help="Comma-separated row ids to forget."),
     rows_file: Path | None = typer.Option(None, help="File of row ids (comma- or newline-separated)."),
-    method: str = typer.Option("reweight", help="Forgetting method."),
+    method: str = typer.Option("auto", help="auto | reweight | smc | refit. auto reweights when the "
+                                            "weights' ESS and Pareto k̂ allow, else runs tempered SMC, "
+                                            "else a warm refit; the output says which ran and why."),
+    purge: bool = typer.Option(False, "--purge", help="Also regenerate the samples so that none was "
+                                                      "drawn with a forgotten row (never reweight only)."),
     as_json: bool = JSON_OPT,
 ):
     """Forget training rows: remove their influence from the posterior without retraining."""
@@ -102,7 +107,7 @@ def forget(
     with command_guard(as_json) as warns:
         ids = read_row_ids(rows, rows_file)
         model = load_model(model_dir)
-        result = model.forget(ids, method=method)
+        result = model.forget(ids, method=method, purge=purge)
         if result.n_forgotten:
             model.save(model_dir)
         payload = {**result.to_dict(), "warning": result.warning, "warnings": warns}
@@ -167,7 +172,8 @@ def predict(
 
 
 def _ignorable_columns(model) -> set[str]:
-    return {str(model.train_target_.name), "__row_id__"}
+    id_column = getattr(model, "id_column_", None)
+    return {str(model.train_target_.name), "__row_id__"} | ({str(id_column)} if id_column else set())
 
 
 def _prediction_frame(model, summary) -> pd.DataFrame:
