@@ -45,7 +45,7 @@ def test_forgetting_one_percent_matches_an_exact_refit(pima_fit):
     fitted, X_test = pima_fit
     model = copy.deepcopy(fitted)
     rows = np.random.default_rng(0).choice(model.row_ids_, size=6, replace=False).tolist()
-    result = model.forget(rows)
+    result = model.forget(rows, method="reweight")
     assert result.method == "reweight" and result.n_forgotten == 6 and result.reliable
     assert result.n_remaining == 608 and model.posterior_.loglik.shape[1] == 608
 
@@ -77,7 +77,7 @@ def test_forgetting_the_most_surprising_rows_is_flagged_unreliable(pima_fit):
     model = copy.deepcopy(fitted)
     worst = model.row_ids_[np.argsort(model.posterior_.loglik.mean(axis=0))[:6]].tolist()
     with pytest.warns(UnreliableForgetWarning, match="UNRELIABLE"):
-        result = model.forget(worst)
+        result = model.forget(worst, method="reweight")
     assert not result.reliable
     assert result.pareto_k > result.khat_threshold or result.ess < 100
     assert model.ledger_[-1]["reliable"] is False
@@ -88,12 +88,12 @@ def test_forget_is_cumulative_and_a_repeat_is_a_no_op(pima_fit):
     stepwise, at_once = copy.deepcopy(fitted), copy.deepcopy(fitted)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableForgetWarning)
-        stepwise.forget(["3", "17"])
-        stepwise.forget([42])
-        at_once.forget([3, 17, 42])
+        stepwise.forget(["3", "17"], method="reweight")
+        stepwise.forget([42], method="reweight")
+        at_once.forget([3, 17, 42], method="reweight")
     np.testing.assert_allclose(stepwise.posterior_.log_weights, at_once.posterior_.log_weights, atol=1e-9)
     assert stepwise.forgotten_ids_ == ["3", "17", "42"]
-    repeat = stepwise.forget([17])
+    repeat = stepwise.forget([17], method="reweight")
     assert repeat.n_forgotten == 0 and repeat.already_forgotten == ["17"]
     assert "already forgotten" in repeat.reason
     np.testing.assert_array_equal(stepwise.posterior_.log_weights, at_once.posterior_.log_weights)

@@ -18,7 +18,7 @@ from bayes_unlearn.store import POINTER, sha256_of
 @pytest.fixture
 def saved(tmp_path):
     model = fitted_binary_model()
-    model.forget([3, 11])
+    model.forget([3, 11], method="reweight")
     path = tmp_path / "model"
     model.save(path)
     return model, path
@@ -201,7 +201,7 @@ def test_interrupted_first_save_leaves_nothing(tmp_path, monkeypatch):
 def test_interrupted_update_keeps_the_previous_version_loadable(saved, monkeypatch, fail_at):
     model, path = saved
     before = load(path)
-    model.forget([20])
+    model.forget([20], method="reweight")
     real_replace = os.replace
 
     def broken(*args, **kwargs):
@@ -234,7 +234,7 @@ def test_forgotten_rows_raw_values_leave_the_directory(tmp_path):
         return b"".join(p.read_bytes() for p in path.rglob("*") if p.is_file())
 
     assert marker in directory_bytes()
-    model.forget([5])  # the row holding the marker value
+    model.forget([5], method="reweight")  # the row holding the marker value
     model.save(path)
     assert marker not in directory_bytes()
     assert np.asarray(MARKER).tobytes() not in directory_bytes()
