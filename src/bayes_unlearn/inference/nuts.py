@@ -22,9 +22,10 @@ configure_jax()
 import blackjax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-from jax.sharding import Mesh, PartitionSpec  # noqa: E402
+from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
 from ..models.base import ModelFamily  # noqa: E402
+from . import export_cache  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -57,31 +58,56 @@ def _chain_split(n_chains: int) -> int:
     return 1
 
 
-def _over_devices(fn: Callable, n_split: int, n_batched: int, n_shared: int) -> Callable:
-    """vmap ``fn`` over the chain axis; shard that axis over ``n_split`` devices if > 1.
+def _chain_mesh(n_split: int) -> Mesh | None:
+    return None if n_split == 1 else Mesh(np.array(jax.local_devices()[:n_split]), ("chain",))
 
-    The first ``n_batched`` arguments carry a leading chain axis, the next ``n_shared``
-    (the data) are the same for every chain.
+
+def _jit_over_chains(fn: Callable, mesh: Mesh | None, n_chains: int, n_batched: int,
+                     n_shared: int, key_from: Callable) -> Callable:
+    """Jitted ``(key, *scalars, *batched, *data) -> fn`` vmapped over chains, sharded over ``mesh``.
+
+    ``key_from(key, *scalars)`` gives the key that is split into one key per chain inside the
+    compiled function, so a call needs no eager JAX op beforehand. ``fn`` takes a chain key,
+    ``n_batched`` per-chain arguments and ``n_shared`` data arguments (the same for every
+    chain). Shardings are explicit so that the function can be exported and called back in
+    the same multi-device context.
     """
-    in_axes = (0,) * n_batched + (None,) * n_shared
-    vmapped = jax.vmap(fn, in_axes=in_axes)
-    if n_split == 1:
-        return vmapped
-    mesh = Mesh(np.array(jax.local_devices()[:n_split]), ("chain",))
-    specs = (PartitionSpec("chain"),) * n_batched + (PartitionSpec(),) * n_shared
-    return jax.shard_map(vmapped, mesh=mesh, in_specs=specs, out_specs=PartitionSpec("chain"),
-                         check_vma=False)
+    in_axes = (0,) * (1 + n_batched) + (None,) * n_shared
+    per_chain = jax.vmap(fn, in_axes=in_axes)
+    if mesh is not None:
+        specs = (PartitionSpec("chain"),) * (1 + n_batched) + (PartitionSpec(),) * n_shared
+        per_chain = jax.shard_map(per_chain, mesh=mesh, in_specs=specs,
+                                  out_specs=PartitionSpec("chain"), check_vma=False)
+    n_scalars = key_from.__code__.co_argcount - 1
+
+    def run(key, *args):
+        scalars, rest = args[:n_scalars], args[n_scalars:]
+        return per_chain(jax.random.split(key_from(key, *scalars), n_chains), *rest)
+
+    if mesh is None:
+        return jax.jit(run)
+    replicated = NamedSharding(mesh, PartitionSpec())
+    chained = NamedSharding(mesh, PartitionSpec("chain"))
+    return jax.jit(run, in_shardings=(replicated,) * (1 + n_scalars) + (chained,) * n_batched
+                   + (replicated,) * n_shared, out_shardings=chained)
 
 
 _compiled: dict = {}
 
 
-def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int):
-    """Compiled (warmup, sample_chunk) pair for one family and chain layout, built once per process."""
-    key = (family_signature(family), n_chains, num_warmup, chunk)
+def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, data_shape: tuple):
+    """(warmup, sample_chunk) for one family, chain layout and data shape, built once per process.
+
+    warmup(key, positions, inverse_mass_matrices, X, y, mask) -> (positions, step sizes, imm)
+    sample(key, chunk_index, positions, step sizes, imm, X, y, mask)
+        -> ((positions, n_steps, divergent, acceptance) per draw, last positions)
+    Both come from the export cache when possible: no Python tracing in a fresh process.
+    """
+    n_split = _chain_split(n_chains)
+    key = (family_signature(family), n_chains, num_warmup, chunk, tuple(data_shape), n_split)
     if key in _compiled:
         return _compiled[key]
-    n_split = _chain_split(n_chains)
+    mesh = _chain_mesh(n_split)
 
     def warmup_one(rng_key, position, inverse_mass_matrix, X, y, mask):
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
@@ -95,20 +121,44 @@ def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int):
     def sample_one(rng_key, position, step_size, inverse_mass_matrix, X, y, mask):
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
         nuts = blackjax.nuts(logdensity, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix)
-        state = nuts.init(position)
 
         def one_step(state, k):
             state, info = nuts.step(k, state)
             return state, (state.position, info.num_integration_steps, info.is_divergent,
                            info.acceptance_rate)
 
-        _, trace = jax.lax.scan(one_step, state, jax.random.split(rng_key, chunk))
-        return trace
+        last, trace = jax.lax.scan(one_step, nuts.init(position), jax.random.split(rng_key, chunk))
+        return trace, last.position
 
-    warmup = jax.jit(_over_devices(warmup_one, n_split, 3, 3))
-    sample = jax.jit(_over_devices(sample_one, n_split, 4, 3))
+    def warmup_key(key):
+        return jax.random.fold_in(key, 0)
+
+    def chunk_key(key, chunk_index):
+        return jax.random.fold_in(key, chunk_index + 1)
+
+    d = family.n_params
+    f32 = jnp.float32
+    shape_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    per_chain = jax.ShapeDtypeStruct((n_chains, d), f32)
+    steps = jax.ShapeDtypeStruct((n_chains,), f32)
+    n_rows = data_shape[0]
+    data = (jax.ShapeDtypeStruct(tuple(data_shape), f32), jax.ShapeDtypeStruct((n_rows,), f32),
+            jax.ShapeDtypeStruct((n_rows,), f32))
+    description = (family_signature(family), _family_code(family), n_chains, n_split, num_warmup, chunk)
+    warmup = export_cache.cached_jit(
+        "nuts-warmup", description,
+        _jit_over_chains(warmup_one, mesh, n_chains, 2, 3, warmup_key),
+        (shape_key, per_chain, per_chain, *data), mesh)
+    sample = export_cache.cached_jit(
+        "nuts-sample", description,
+        _jit_over_chains(sample_one, mesh, n_chains, 3, 3, chunk_key),
+        (shape_key, jax.ShapeDtypeStruct((), jnp.int32), per_chain, steps, per_chain, *data), mesh)
     _compiled[key] = (warmup, sample)
     return warmup, sample
+
+
+def _family_code(family: ModelFamily) -> tuple:
+    return tuple(export_cache.function_fingerprint(f) for f in (family.log_prior, family.loglik_rows))
 
 
 def _chunk_size(draws: int, target_chunks: int = 10) -> int:
@@ -117,6 +167,14 @@ def _chunk_size(draws: int, target_chunks: int = 10) -> int:
         if draws % n_chunks == 0:
             return draws // n_chunks
     return draws
+
+
+def prng_key(seed: int) -> np.ndarray:
+    """``jax.random.PRNGKey(seed)`` built in numpy: no JAX dispatch (and compile) before sampling."""
+    seed = int(seed)
+    if 0 <= seed < 2**32:
+        return np.array([0, seed], np.uint32)
+    return np.asarray(jax.random.PRNGKey(seed))
 
 
 def sample_nuts(
@@ -137,33 +195,36 @@ def sample_nuts(
 
     ``init_positions`` (chains, d) and ``inverse_mass_matrix`` (d,) warm-start a refit from
     an existing candidate set. ``progress(done, total)`` is called after warm-up and every chunk.
+
+    Everything runs in float32 (data, positions, log-density): for standardised features
+    and a few dozen parameters the leapfrog error is far below NUTS' own step-size error;
+    samples come back as float64 for the statistics downstream.
     """
     start = time.perf_counter()
-    X = jnp.asarray(X, jnp.float32)
-    y = jnp.asarray(y, jnp.float32)
-    mask = jnp.ones(X.shape[0], jnp.float32) if row_mask is None else jnp.asarray(row_mask, jnp.float32)
+    # Inputs are prepared in numpy: every eager JAX op costs a dispatch and a cache lookup.
+    X = np.asarray(X, np.float32)
+    y = np.asarray(y, np.float32)
+    mask = np.ones(X.shape[0], np.float32) if row_mask is None else np.asarray(row_mask, np.float32)
     d = family.n_params
-    rng = jax.random.PRNGKey(seed)
-    k_init, k_warm, k_sample = jax.random.split(rng, 3)
     if init_positions is None:
-        # Stan-like: uniform(−2, 2) would be wild on standardised data; a small jitter suffices.
-        init_positions = 0.1 * jax.random.normal(k_init, (chains, d))
-    init_positions = jnp.asarray(init_positions, jnp.float32).reshape(chains, d)
-    imm = jnp.ones(d) if inverse_mass_matrix is None else jnp.asarray(inverse_mass_matrix, jnp.float32)
-    imm = jnp.broadcast_to(imm, (chains, d))
+        # A small jitter around 0 (Stan's uniform(−2, 2) would be wild on standardised data).
+        init_positions = 0.1 * np.random.default_rng(seed).standard_normal((chains, d))
+    init_positions = np.asarray(init_positions, np.float32).reshape(chains, d)
+    imm = np.ones(d) if inverse_mass_matrix is None else np.asarray(inverse_mass_matrix)
+    imm = np.ascontiguousarray(np.broadcast_to(imm.astype(np.float32), (chains, d)))
+    key = prng_key(seed)
 
     chunk = _chunk_size(draws)
     n_chunks = draws // chunk
-    warmup_fn, sample_fn = _runner(family, chains, warmup, chunk)
+    warmup_fn, sample_fn = _runner(family, chains, warmup, chunk, X.shape)
     total = n_chunks + 1
-    position, step_size, imm = warmup_fn(jax.random.split(k_warm, chains), init_positions, imm, X, y, mask)
+    position, step_size, imm = warmup_fn(key, init_positions, imm, X, y, mask)
     if progress is not None:
         jax.block_until_ready(position)
         progress(1, total)
     traces = []
-    for i, k in enumerate(jax.random.split(k_sample, n_chunks)):
-        trace = sample_fn(jax.random.split(k, chains), position, step_size, imm, X, y, mask)
-        position = trace[0][:, -1]
+    for i in range(n_chunks):
+        trace, position = sample_fn(key, np.int32(i), position, step_size, imm, X, y, mask)
         traces.append(trace)
         if progress is not None:
             jax.block_until_ready(position)
@@ -182,26 +243,46 @@ def sample_nuts(
     )
 
 
-def loglik_matrix(family: ModelFamily, flat_samples, X, y, chunk_rows: int = 65536) -> np.ndarray:
-    """(S, N) float32 matrix of log p(z_i|θ_s), computed in row chunks to bound memory."""
-    theta = jnp.asarray(flat_samples, jnp.float32)
-    fn = _loglik_fn(family)
+def loglik_chunk_rows(n_samples: int, max_block: int = 1 << 24) -> int:
+    """Rows per block so that one (S, rows) float32 block stays ≤ 64 MB."""
+    return max(1, max_block // max(n_samples, 1))
+
+
+def loglik_matrix(family: ModelFamily, flat_samples, X, y, chunk_rows: int | None = None) -> np.ndarray:
+    """(S, N) float32 matrix of log p(z_i|θ_s), computed in row blocks of one fixed shape.
+
+    The last block is padded to the full block size so that one compiled (and exported)
+    function serves every block.
+    """
+    theta = np.asarray(flat_samples, np.float32)
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)
-    out = np.empty((theta.shape[0], X.shape[0]), np.float32)
-    for start in range(0, X.shape[0], chunk_rows):
-        stop = min(start + chunk_rows, X.shape[0])
-        out[:, start:stop] = np.asarray(fn(theta, X[start:stop], y[start:stop]))
+    n = X.shape[0]
+    rows = min(n, chunk_rows or loglik_chunk_rows(theta.shape[0]))
+    fn = _loglik_fn(family, theta.shape, (rows,) + X.shape[1:])
+    out = np.empty((theta.shape[0], n), np.float32)
+    for begin in range(0, n, rows):
+        stop = min(begin + rows, n)
+        Xb, yb = X[begin:stop], y[begin:stop]
+        if stop - begin < rows:  # pad the last block
+            Xb = np.concatenate([Xb, np.zeros((rows - len(Xb),) + X.shape[1:], np.float32)])
+            yb = np.concatenate([yb, np.zeros(rows - len(yb), np.float32)])
+        out[:, begin:stop] = np.asarray(fn(theta, Xb, yb))[:, : stop - begin]
     return out
 
 
 _loglik_fns: dict = {}
 
 
-def _loglik_fn(family: ModelFamily):
-    key = family_signature(family)
+def _loglik_fn(family: ModelFamily, theta_shape: tuple, block_shape: tuple):
+    key = (family_signature(family), theta_shape, block_shape)
     if key not in _loglik_fns:
-        _loglik_fns[key] = jax.jit(jax.vmap(family.loglik_rows, in_axes=(0, None, None)))
+        jitted = jax.jit(jax.vmap(family.loglik_rows, in_axes=(0, None, None)))
+        f32 = jnp.float32
+        specs = (jax.ShapeDtypeStruct(theta_shape, f32), jax.ShapeDtypeStruct(block_shape, f32),
+                 jax.ShapeDtypeStruct(block_shape[:1], f32))
+        _loglik_fns[key] = export_cache.cached_jit(
+            "loglik", (family_signature(family), _family_code(family)), jitted, specs)
     return _loglik_fns[key]
 
 
@@ -210,12 +291,12 @@ def predictive_means(family: ModelFamily, flat_samples, X) -> np.ndarray:
     key = ("predict",) + family_signature(family)
     if key not in _loglik_fns:
         _loglik_fns[key] = jax.jit(jax.vmap(family.predict_mean, in_axes=(0, None)))
-    return np.asarray(_loglik_fns[key](jnp.asarray(flat_samples, jnp.float32),
-                                       jnp.asarray(X, jnp.float32)))
+    return np.asarray(_loglik_fns[key](np.asarray(flat_samples, np.float32),
+                                       np.asarray(X, np.float32)))
 
 
 def n_devices() -> int:
     return jax.local_device_count()
 
 
-__all__ = ["NutsResult", "sample_nuts", "loglik_matrix", "predictive_means", "n_devices"]
+__all__ = ["NutsResult", "sample_nuts", "loglik_matrix", "predictive_means", "n_devices", "prng_key"]
