@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ProgressFactory = Callable[[str], AbstractContextManager]
 """``progress(description)`` → context manager yielding a ``(done, total)`` callback or None."""
@@ -95,6 +96,7 @@ class _Demo:
         self.on_step = on_step
         self.steps: list[DemoStep] = []
         self.figures: dict = {}  # what the report plots, filled as the steps run
+        self.test_metrics: dict[str, dict] = {}  # model name -> accuracy, log-loss on the test rows
 
     # ---- helpers --------------------------------------------------------------------
     def estimator(self, seed_offset: int = 0):
@@ -143,6 +145,8 @@ class _Demo:
         self.step_forget_one(model)
         self.step_forget_batch(model)
         self.step_verify(model)
+        corrupted, flipped = self.step_corrupt()
+        self.step_repair(corrupted, flipped)
         return self.steps
 
     def step_fit(self):
@@ -152,6 +156,7 @@ class _Demo:
         with self.step("fit", "1. Fit a Bayesian logistic regression by NUTS") as step:
             model = self.fit(f"NUTS {s.chains}×{s.draws} on {len(train_x)} rows", train_x, train_y)
             info = model.fit_info_
+            self.test_metrics["clean labels"] = heldout_metrics(model, test_x, test_y)
             step.rows.append({
                 "rows": len(train_x), "features": train_x.shape[1], "samples": model.posterior_.n_samples,
                 "R-hat max": info["rhat_max"], "bulk ESS min": info["ess_bulk_min"],
@@ -224,6 +229,121 @@ class _Demo:
         self.figures["refit"] = refit.posterior_
 
 
+    def step_corrupt(self):
+        train_x, train_y = self.data["train"]
+        test_x, test_y = self.data["test"]
+        s = self.settings
+        # Class 0 is "malignant": half of the malignant training tumours are relabelled benign.
+        y_bad, flipped = relabel_share_of_class(train_y, label=0, to=1, share=s.corrupted_share, seed=s.seed)
+        title = (f"5. Corrupt labels: {len(flipped)} of {int((train_y == 0).sum())} malignant training "
+                 "rows relabelled benign")
+        with self.step("corrupt", title) as step:
+            model = self.fit(f"NUTS {s.chains}×{s.draws} on corrupted labels", train_x, y_bad, seed_offset=2)
+            self.test_metrics["corrupted labels"] = heldout_metrics(model, test_x, test_y)
+            for name, m in self.test_metrics.items():
+                step.rows.append({"model": name, **m})
+            step.notes.append("Class-conditional corruption: the kind of label error the influence "
+                              "score r(z) can find (on random flips it cannot; see the README).")
+        is_flipped = np.isin(np.asarray(train_x.index), np.asarray(train_x.index)[flipped])
+        return model, dict(zip(map(str, train_x.index), is_flipped))
+
+    def step_repair(self, model, flipped: dict[str, bool]) -> None:
+        from sklearn.metrics import roc_auc_score
+
+        from .repair import repair, retrain_without
+
+        feed_x, feed_y = self.data["feedback"]
+        test_x, test_y = self.data["test"]
+        s = self.settings
+        title = f"6. Repair: find the causes of the failures on {len(feed_x)} feedback rows, forget them"
+        with self.step("repair", title) as step:
+            with self.progress("scoring training rows, choosing detector and K (cross-fitting)"):
+                result = repair(model, feed_x, feed_y, detector="auto", select="auto", update=REPAIR_UPDATE,
+                                seed=s.seed)
+            truth = np.array([flipped[r] for r in result.row_ids])
+            found = np.array([flipped[c] for c in result.causes], bool)
+            step.rows.append({
+                "failures |F|": result.n_failures, "detector": result.detector, "K": len(result.causes),
+                "corrupted in C": int(found.sum()), "precision": float(found.mean()) if len(found) else None,
+                "recall": float(found.sum() / truth.sum()), "AUROC": float(roc_auc_score(truth, result.all_scores)),
+                "seconds": result.seconds,
+            })
+            choice = result.choice or {}
+            step.notes.append(f"Detector and K chosen by {choice.get('folds', '?')}-fold cross-fitting on the "
+                              f"feedback rows only (held-out log predictive {choice.get('heldout_loglik', 0):.3f} "
+                              f"vs {choice.get('baseline_loglik', 0):.3f} without repair); posterior update "
+                              f"with the failures by {result.update}. The test rows were never used.")
+            if result.repaired_model is not None:
+                forget = result.forget
+                self.test_metrics["repaired (forget C)"] = heldout_metrics(result.repaired_model, test_x, test_y)
+                step.notes.append(f"Forgetting C: method {forget['method']}, ESS {forget['ess']:.0f}, "
+                                  f"Pareto k̂ {format_value(forget['pareto_k'])}, "
+                                  f"{'reliable' if forget['reliable'] else 'UNRELIABLE'}.")
+                with self.progress(f"exact retrain without the {len(result.causes)} causes (NUTS)") as bar:
+                    model.progress = bar
+                    retrained = retrain_without(model, result.causes, seed=s.seed + 3)
+                    model.progress = None
+                self.test_metrics["retrained without C"] = heldout_metrics(retrained, test_x, test_y)
+            else:
+                step.notes.append("No removal improved the feedback fit: nothing was forgotten.")
+            for w in result.warnings:
+                if w not in step.warnings:
+                    step.warnings.append(w)
+        with self.step("repair-outcome", "7. Test-set accuracy before and after the repair") as step:
+            for name, m in self.test_metrics.items():
+                step.rows.append({"model": name, **m})
+            step.notes.append(f"{len(test_x)} held-out test rows, never used to find the failures or choose K.")
+        self.figures["repair"] = {"scores": result.all_scores, "truth": truth, "detector": result.detector,
+                                  "detector_scores": self.detector_scores(model, result), "truth_ids": result.row_ids}
+
+    def detector_scores(self, model, result) -> dict[str, np.ndarray]:
+        """Every detector's scores on the training rows, for the ROC plot (the chosen one is reused)."""
+        from .inference.nuts import loglik_matrix, predictive_means
+        from .repair.detectors import DETECTORS, FeedbackContext, detector_scores
+        from .repair.failures import failure_mask, feedback_arrays
+
+        feed_x, feed_y = self.data["feedback"]
+        X_v, y_v = feedback_arrays(model, feed_x, feed_y)
+        post = model.posterior_
+        mean = np.tensordot(post.weights, predictive_means(model.family_, post.flat_samples, X_v), axes=1)
+        ctx = FeedbackContext(model, X_v, y_v, failure_mask(mean, y_v, model.family_.task),
+                              loglik_matrix(model.family_, post.flat_samples, X_v, y_v), REPAIR_UPDATE,
+                              self.settings.seed)
+        scores = {}
+        with self.progress("scoring every detector for the ROC plot"):
+            for name in DETECTORS:
+                scores[name] = (result.all_scores if name == result.detector
+                                else detector_scores(ctx, name).scores)
+        return scores
+
+
+REPAIR_UPDATE = "smc"  # posterior update with F in the demo: tempered SMC, far cheaper than a refit on D ∪ F
+
+
+def relabel_share_of_class(y: pd.Series, label, to, share: float, seed: int) -> tuple[pd.Series, np.ndarray]:
+    """Class-conditional corruption: relabel ``share`` of the rows of class ``label`` as ``to``.
+
+    Returns the corrupted labels and the positions of the relabelled rows.
+    """
+    rng = np.random.default_rng(seed)
+    members = np.flatnonzero(np.asarray(y) == label)
+    flipped = np.sort(rng.choice(members, size=int(round(share * len(members))), replace=False))
+    corrupted = y.copy()
+    corrupted.iloc[flipped] = to
+    return corrupted, flipped
+
+
+def heldout_metrics(model, X, y) -> dict:
+    """Accuracy, F1 of the malignant class (0) and log-loss of the weighted posterior predictive."""
+    from sklearn.metrics import f1_score
+
+    from .repair import feedback_metrics
+
+    m = feedback_metrics(model, model._design(X), model.target_encoding_.encode(y.reset_index(drop=True)))
+    f1 = f1_score(np.asarray(y), model.predict(X).astype(np.asarray(y).dtype), pos_label=0)
+    return {"accuracy": m["accuracy"], "F1 (malignant)": float(f1), "log-loss": m["log_loss"]}
+
+
 def forget_row(result) -> dict:
     """The diagnostics of a ForgetResult as one table row."""
     return {"method": result.method, "forgotten": result.n_forgotten, "remaining": result.n_remaining,
@@ -242,6 +362,28 @@ def run_demo(out_dir, settings: DemoSettings | None = None, progress: ProgressFa
     with demo.progress("writing the report and plots"):
         md_path, html_path = write_demo_report(demo)
     return DemoOutcome(demo.steps, md_path, html_path, time.perf_counter() - start)
+
+
+def repair_section(rep: dict, out_dir: Path):
+    from .report import Figure, Section, plot_influence, plot_roc
+
+    names = {"influence": "influence r(z) (failures F)", "feedback": "r(z) from all feedback rows",
+             "loo": "PSIS-LOO surprise (−elpd)"}
+    section = Section("Finding the corrupted rows")
+    section.paragraphs.append(
+        "Scores of every training row under the detectors (higher = more suspect), against the rows "
+        "whose labels the demo corrupted. `influence` is the report's r(z) with the failure set F; "
+        "`feedback` uses every feedback row; `loo` is the PSIS-LOO surprise of the row.")
+    chosen = rep["detector"]
+    cutoff = 0.0 if chosen != "loo" else None
+    section.figures.append(Figure(
+        plot_influence(rep["scores"], rep["truth"], out_dir / "influence.png", name=names.get(chosen, chosen),
+                       cutoff=cutoff),
+        f"Scores of the chosen detector ({chosen}) for corrupted and clean training rows."))
+    roc = {names.get(k, k): v for k, v in rep["detector_scores"].items()}
+    section.figures.append(Figure(plot_roc(roc, rep["truth"], out_dir / "roc.png"),
+                                  "ROC curves: how well each detector ranks the corrupted rows first."))
+    return section
 
 
 def write_demo_report(demo: _Demo) -> tuple[Path, Path]:
@@ -263,7 +405,8 @@ def write_demo_report(demo: _Demo) -> tuple[Path, Path]:
                                            "forget requests; an exact refit without the forgotten rows."))
     log_weights = {"after 1 row": fig["weights_after_one"], "after the large batch": fig["forgotten"].log_weights}
     sections.append(make_weights_section(log_weights, fig["ledger"], fig["forgotten"].n_samples, demo.out_dir))
-    sections += fig.get("repair_sections", [])
+    if "repair" in fig:
+        sections.append(repair_section(fig["repair"], demo.out_dir))
     intro = (f"Generated by `bayes-unlearn demo` in {sum(s.seconds for s in demo.steps):.0f} s "
              f"({demo.settings.chains} chains × {demo.settings.draws} draws per fit"
              + (", quick mode: rough numbers" if demo.settings.draws < 200 else "") + ").")
