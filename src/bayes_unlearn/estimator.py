@@ -132,23 +132,37 @@ class BayesianModel(BaseEstimator):
     def _draw_candidate_set(self, seed: int, init_positions=None, inverse_mass_matrix=None,
                             warmup: int | None = None) -> None:
         """Run NUTS on the remaining rows and make the result the (unweighted) candidate set."""
+        self.posterior_, self.fit_info_ = self._sample_candidate_set(
+            seed, init_positions=init_positions, inverse_mass_matrix=inverse_mass_matrix, warmup=warmup)
+
+    def _sample_candidate_set(self, seed: int, exclude=None, init_positions=None,
+                              inverse_mass_matrix=None, warmup: int | None = None):
+        """NUTS on the stored rows except the positions ``exclude``; changes nothing on ``self``.
+
+        Returns (unweighted candidate set with the log-lik columns of the kept rows, fit info).
+        """
         from .inference.nuts import loglik_matrix, sample_nuts
 
         arviz_import = prefetch_arviz()
         X, y, mask = self.training_arrays()
+        n_rows = len(self.row_ids_)
+        keep = np.ones(n_rows, bool)
+        if exclude is not None:
+            keep[np.asarray(exclude, dtype=int)] = False
+            mask = mask.copy()
+            mask[:n_rows] = keep
         result = sample_nuts(self.family_, X, y, mask, chains=int(self.chains),
                              warmup=int(warmup or self.warmup), draws=int(self.draws), seed=seed,
                              init_positions=init_positions, inverse_mass_matrix=inverse_mass_matrix,
                              progress=self.progress)
-        n_rows = len(self.row_ids_)
         loglik = loglik_matrix(self.family_, result.samples.reshape(-1, self.family_.n_params),
-                               X[:n_rows], y[:n_rows])
-        self.posterior_ = WeightedPosterior.from_samples(result.samples, loglik, self.family_.param_names)
+                               X[:n_rows][keep], y[:n_rows][keep])
+        posterior = WeightedPosterior.from_samples(result.samples, loglik, self.family_.param_names)
         arviz_import.join()
         summary = convergence_summary(result.samples, self.family_.param_names)
-        self.fit_info_ = {
+        fit_info = {
             "seconds": result.seconds, "chains": int(self.chains), "draws": int(self.draws),
-            "warmup": int(warmup or self.warmup), "seed": seed, "n_rows": n_rows,
+            "warmup": int(warmup or self.warmup), "seed": seed, "n_rows": int(keep.sum()),
             "divergences": int(result.divergent.sum()),
             "gradient_evaluations": result.n_gradient_evaluations,
             "step_size": result.step_size.tolist(),
@@ -158,11 +172,17 @@ class BayesianModel(BaseEstimator):
         if not summary["converged"]:
             warnings.warn("MCMC has not converged: " + "; ".join(summary["convergence_problems"])
                           + ". Increase draws/warmup before trusting this model.",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
+        return posterior, fit_info
 
     # ---- forgetting -------------------------------------------------------------------
-    def forget(self, rows, method: str = "reweight") -> ForgetResult:
-        """Remove the influence of the training rows with these ids from the posterior."""
+    def forget(self, rows, method: str = "auto", purge: bool = False) -> ForgetResult:
+        """Remove the influence of the training rows with these ids from the posterior.
+
+        ``method``: "auto" (reweight when its diagnostics allow, else tempered SMC, else a warm
+        refit), "reweight", "smc" or "refit". ``purge=True`` also regenerates the samples so that
+        none was drawn with a forgotten row (auto then skips reweighting; see ``compact``).
+        """
         from .unlearn import methods
 
         self._check_fitted()
@@ -191,7 +211,7 @@ class BayesianModel(BaseEstimator):
             raise RequestError(f"cannot forget every remaining training row ({len(self.row_ids_)}); "
                                "at least one row must stay")
         columns = np.array([position[i] for i in new])
-        outcome = methods.run(self, columns, method)
+        outcome = methods.run(self, columns, method, purge=purge)
         keep = np.setdiff1d(np.arange(len(self.row_ids_)), columns)
         self.posterior_ = outcome.posterior
         self.train_features_ = self.train_features_.iloc[keep].reset_index(drop=True)
@@ -200,6 +220,8 @@ class BayesianModel(BaseEstimator):
         self.forgotten_ids_ = self.forgotten_ids_ + new
         # Reweighting keeps samples drawn with the forgotten rows; SMC and refit regenerate them.
         self.samples_saw_forgotten_rows_ = not outcome.regenerated
+        if outcome.fit_info is not None:
+            self.fit_info_ = outcome.fit_info
         diag = outcome.diagnostics
         result = ForgetResult(
             method=outcome.method, n_forgotten=len(new), row_ids=new, already_forgotten=already,
@@ -207,11 +229,51 @@ class BayesianModel(BaseEstimator):
             reliable=diag.reliable, reason=outcome.reason or diag.reason,
             seconds=time.perf_counter() - start, n_remaining=len(self.row_ids_), details=outcome.details,
         )
+        self._record(result, new, outcome.regenerated)
+        if not result.reliable:
+            warnings.warn(result.warning, UnreliableForgetWarning, stacklevel=2)
+        if purge and self.samples_saw_forgotten_rows_:  # an explicit method="reweight" with purge
+            self.compact()
+        return result
+
+    def _record(self, result: ForgetResult, row_ids: list[str], regenerated: bool) -> None:
+        """Append a request to the ledger (saved in meta.json with the model)."""
         self.ledger_ = self.ledger_ + [{
-            "time": datetime.now(UTC).isoformat(timespec="seconds"), "row_ids": new,
+            "time": datetime.now(UTC).isoformat(timespec="seconds"), "row_ids": row_ids,
             "method": result.method, "ess": result.ess, "pareto_k": result.pareto_k,
             "reliable": result.reliable, "seconds": result.seconds, "reason": result.reason,
+            "regenerated": bool(regenerated), "n_remaining": result.n_remaining,
         }]
+
+    def compact(self, method: str = "auto") -> ForgetResult:
+        """Regenerate the candidate set on the remaining rows so no sample saw a forgotten row.
+
+        ``method``: "smc" (resample the weighted set and move it by HMC on the remaining rows),
+        "refit" (a cold NUTS refit: nothing of the old samples survives) or "auto" (smc when its
+        diagnostics pass, else refit). Recorded in the ledger with no row ids.
+        """
+        from .unlearn import methods
+
+        self._check_fitted()
+        start = time.perf_counter()
+        if not self.forgotten_ids_ or not self.samples_saw_forgotten_rows_:
+            diag = self.posterior_.diagnostics()
+            return ForgetResult("none", 0, [], [], diag.ess, _finite(diag.pareto_k), diag.khat_threshold,
+                                diag.reliable, "no stored sample was drawn with a forgotten row: "
+                                "nothing to compact", time.perf_counter() - start, len(self.row_ids_))
+        outcome = methods.compact(self, method)
+        self.posterior_ = outcome.posterior
+        self.samples_saw_forgotten_rows_ = False
+        if outcome.fit_info is not None:
+            self.fit_info_ = outcome.fit_info
+        diag = outcome.diagnostics
+        result = ForgetResult(
+            method=outcome.method, n_forgotten=0, row_ids=[], already_forgotten=[], ess=diag.ess,
+            pareto_k=_finite(diag.pareto_k), khat_threshold=diag.khat_threshold,
+            reliable=diag.reliable, reason=outcome.reason or diag.reason,
+            seconds=time.perf_counter() - start, n_remaining=len(self.row_ids_), details=outcome.details,
+        )
+        self._record(result, [], True)
         if not result.reliable:
             warnings.warn(result.warning, UnreliableForgetWarning, stacklevel=2)
         return result
@@ -251,6 +313,7 @@ class BayesianModel(BaseEstimator):
             "n_samples": self.posterior_.n_samples, "parameters": list(self.family_.param_names),
             "fit": self.fit_info_, "weights": diag.to_dict(),
             "samples_saw_forgotten_rows": bool(self.samples_saw_forgotten_rows_),
+            "reweighting_budget": _reweighting_budget(self),
             "ledger": self.ledger_,
         }
 
@@ -351,6 +414,15 @@ def _as_frame(X, columns=None) -> pd.DataFrame:
         raise DataError(f"X must be 2-dimensional, got shape {arr.shape}")
     names = columns if columns is not None and len(columns) == arr.shape[1] else [f"x{j}" for j in range(arr.shape[1])]
     return pd.DataFrame(arr, columns=names)
+
+
+def _reweighting_budget(model) -> dict:
+    """Current ESS against the ESS that ``auto`` needs before it stops reweighting."""
+    from .unlearn.policy import reweight_min_ess
+
+    ess = model.posterior_.diagnostics().ess
+    needed = reweight_min_ess(model.posterior_.n_samples, model.family_.n_params)
+    return {"ess": ess, "auto_min_ess": needed, "remaining_ess": max(0.0, ess - needed)}
 
 
 def _finite(x: float) -> float | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 # Command modules register themselves on import.
 from . import core  # noqa: E402,F401
 from . import demo as _demo  # noqa: E402,F401
-from . import report as _report  # noqa: E402,F401
 from . import repair as _repair  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
+from . import unlearning as _unlearning  # noqa: E402,F401
 from .app import app, main
 
 __all__ = ["app", "main"]

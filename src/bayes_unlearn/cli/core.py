@@ -94,7 +94,11 @@ def forget(
     model_dir: Path = typer.Argument(..., help="Model directory (updated in place, atomically)."),
     rows: str | None = typer.Option(None, help="Comma-separated row ids to forget."),
     rows_file: Path | None = typer.Option(None, help="File of row ids (comma- or newline-separated)."),
-    method: str = typer.Option("reweight", help="Forgetting method."),
+    method: str = typer.Option("auto", help="auto | reweight | smc | refit. auto reweights when the "
+                                            "weights' ESS and Pareto k̂ allow, else runs tempered SMC, "
+                                            "else a warm refit; the output says which ran and why."),
+    purge: bool = typer.Option(False, "--purge", help="Also regenerate the samples so that none was "
+                                                      "drawn with a forgotten row (never reweight only)."),
     as_json: bool = JSON_OPT,
 ):
     """Forget training rows: remove their influence from the posterior without retraining."""
@@ -103,7 +107,7 @@ def forget(
     with command_guard(as_json) as warns:
         ids = read_row_ids(rows, rows_file)
         model = load_model(model_dir)
-        result = model.forget(ids, method=method)
+        result = model.forget(ids, method=method, purge=purge)
         if result.n_forgotten:
             model.save(model_dir)
         payload = {**result.to_dict(), "warning": result.warning, "warnings": warns}

@@ -1,0 +1,47 @@
+"""Forget by tempered SMC from the current weighted samples to p(θ|D_r).
+
+target_β ∝ p(θ) p(D|θ) p(D_e|θ)^(−β): base_mask 1 on every stored row, delta −1 on the rows
+to erase (see ``inference.smc``). The particles become the new candidate set, with SMC's
+final weights; the per-row log-likelihoods are recomputed for the remaining rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..posterior import WeightDiagnostics, WeightedPosterior
+
+
+def smc_candidate_set(model, columns, seed: int, **smc_options):
+    """Run tempered SMC that forgets the stored rows at ``columns`` (none: a pure rejuvenation).
+
+    Returns (new candidate set, its diagnostics combined with SMC's verdict, SMCResult).
+    """
+    from ..inference.nuts import loglik_matrix
+    from ..inference.smc import tempered_smc
+
+    X, y, mask = model.training_arrays()
+    n_rows = len(model.row_ids_)
+    columns = np.asarray(columns, dtype=int)
+    delta = np.zeros_like(mask)
+    delta[columns] = -1.0
+    post = model.posterior_
+    result = tempered_smc(model.family_, X, y, mask, delta, post.flat_samples, post.log_weights,
+                          seed=seed, **smc_options)
+    keep = np.setdiff1d(np.arange(n_rows), columns)
+    loglik = loglik_matrix(model.family_, result.particles, X[:n_rows][keep], y[:n_rows][keep])
+    candidate = WeightedPosterior(result.particles[None], result.log_weights, loglik, post.param_names)
+    return candidate, combine_diagnostics(candidate.diagnostics(), result.diagnostics), result
+
+
+def combine_diagnostics(weights: WeightDiagnostics, smc) -> WeightDiagnostics:
+    """Reliable only if both the final weights and the SMC run itself pass their checks."""
+    reliable = weights.reliable and smc.reliable
+    if reliable:
+        reason = f"smc: {smc.reason}"
+    else:
+        reason = "; ".join(r for r, ok in ((f"smc: {smc.reason}", smc.reliable),
+                                           (f"weights: {weights.reason}", weights.reliable)) if not ok)
+    return replace(weights, reliable=reliable, reason=reason)
