@@ -1,0 +1,1 @@
+"""Evaluation: fidelity of a forget against an exact refit, and other measurements."""
