@@ -8,15 +8,26 @@ request_host_devices()
 __version__ = "0.1.0"
 
 from .errors import BayesUnlearnError, DataError, ModelFileError, RequestError  # noqa: E402
-from .estimator import (  # noqa: E402
-    BayesianLinearRegression,
-    BayesianLogisticRegression,
-    BayesianSoftmaxRegression,
-    ConvergenceWarning,
-    UnreliableForgetWarning,
-)
-from .posterior import WeightedPosterior  # noqa: E402
-from .serialize import load_model as load  # noqa: E402
+
+# The estimators pull in scikit-learn, pandas and SciPy (seconds of imports): they are loaded on
+# first use, so `import bayes_unlearn.inference.nuts` or the CLI's --help stay fast.
+_LAZY = {
+    "BayesianLinearRegression": "estimator", "BayesianLogisticRegression": "estimator",
+    "BayesianSoftmaxRegression": "estimator", "ConvergenceWarning": "estimator",
+    "UnreliableForgetWarning": "estimator", "WeightedPosterior": "posterior", "load": "serialize",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'bayes_unlearn' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    value = getattr(module, "load_model" if name == "load" else name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BayesianLinearRegression", "BayesianLogisticRegression", "BayesianSoftmaxRegression",

@@ -51,10 +51,9 @@ def source_fingerprint() -> str:
 
 @cache
 def _library_versions() -> tuple[str, ...]:
-    import blackjax
-    import jaxlib
+    from importlib.metadata import version  # not `import blackjax`: that alone costs a second
 
-    return (jax.__version__, jaxlib.__version__, blackjax.__version__)
+    return tuple(f"{name}=={version(name)}" for name in ("jax", "jaxlib", "blackjax"))
 
 
 def function_fingerprint(fn: Callable) -> str:

@@ -19,7 +19,6 @@ from .._runtime import configure_jax
 
 configure_jax()
 
-import blackjax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
@@ -37,10 +36,18 @@ class NutsResult:
     divergent: np.ndarray  # (chains, draws)
     acceptance_rate: np.ndarray  # (chains, draws)
     seconds: float
+    warmup_integration_steps: np.ndarray | None = None  # (chains,) leapfrog steps in warm-up
 
     @property
     def n_gradient_evaluations(self) -> int:
+        """Leapfrog steps (one log-density gradient each) of the kept draws."""
         return int(self.num_integration_steps.sum())
+
+    @property
+    def n_gradient_evaluations_total(self) -> int:
+        """Including warm-up: all the gradients the fit computed."""
+        warm = 0 if self.warmup_integration_steps is None else int(self.warmup_integration_steps.sum())
+        return warm + self.n_gradient_evaluations
 
 
 def family_signature(family: ModelFamily) -> tuple:
@@ -98,7 +105,8 @@ _compiled: dict = {}
 def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, data_shape: tuple):
     """(warmup, sample_chunk) for one family, chain layout and data shape, built once per process.
 
-    warmup(key, positions, inverse_mass_matrices, X, y, mask) -> (positions, step sizes, imm)
+    warmup(key, positions, inverse_mass_matrices, X, y, mask)
+        -> (positions, step sizes, imm, leapfrog steps taken)
     sample(key, chunk_index, positions, step sizes, imm, X, y, mask)
         -> ((positions, n_steps, divergent, acceptance) per draw, last positions)
     Both come from the export cache when possible: no Python tracing in a fresh process.
@@ -109,16 +117,23 @@ def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, dat
         return _compiled[key]
     mesh = _chain_mesh(n_split)
 
+    # BlackJAX is imported only when a function must be traced: with the export cache warm,
+    # a fresh process never needs it (its import alone costs about a second).
     def warmup_one(rng_key, position, inverse_mass_matrix, X, y, mask):
+        import blackjax
+
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
         adaptation = blackjax.window_adaptation(
             blackjax.nuts, logdensity, initial_inverse_mass_matrix=inverse_mass_matrix,
-            adaptation_info_fn=lambda *args: None,
+            # keep only the leapfrog count of each warm-up step (the arithmetic-floor bench needs it)
+            adaptation_info_fn=lambda state, info, adaptation_state: info.num_integration_steps,
         )
-        (state, params), _ = adaptation.run(rng_key, position, num_steps=num_warmup)
-        return state.position, params["step_size"], params["inverse_mass_matrix"]
+        (state, params), n_steps = adaptation.run(rng_key, position, num_steps=num_warmup)
+        return state.position, params["step_size"], params["inverse_mass_matrix"], jnp.sum(n_steps)
 
     def sample_one(rng_key, position, step_size, inverse_mass_matrix, X, y, mask):
+        import blackjax
+
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
         nuts = blackjax.nuts(logdensity, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix)
 
@@ -218,7 +233,7 @@ def sample_nuts(
     n_chunks = draws // chunk
     warmup_fn, sample_fn = _runner(family, chains, warmup, chunk, X.shape)
     total = n_chunks + 1
-    position, step_size, imm = warmup_fn(key, init_positions, imm, X, y, mask)
+    position, step_size, imm, warmup_steps = warmup_fn(key, init_positions, imm, X, y, mask)
     if progress is not None:
         jax.block_until_ready(position)
         progress(1, total)
@@ -240,6 +255,7 @@ def sample_nuts(
         divergent=divergent,
         acceptance_rate=accept,
         seconds=time.perf_counter() - start,
+        warmup_integration_steps=np.asarray(warmup_steps),
     )
 
 

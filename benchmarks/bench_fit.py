@@ -1,0 +1,371 @@
+"""Fit benchmark: the same Bayesian logistic regression by bayes-unlearn, PyMC, nutpie and NumPyro.
+
+    .venv/bin/python benchmarks/bench_fit.py [--json] [--datasets pima,spambase] [--samplers ...]
+
+Model (identical everywhere): y ~ Bernoulli(σ(b + Xw)), w ~ Normal(0, 1) on standardised
+features, b ~ Normal(0, 5); 4 chains × (1000 warm-up + 1000 draws).
+Data: Pima (zeros in data.PIMA_ZERO_MISSING → training median, standardised, 80 % train,
+seeded shuffle) and spambase (standardised, 80 % train).
+
+Every fit runs in a fresh subprocess, first with empty compilation caches ("cold"), then again
+with the caches it left ("warm"): JAX's persistent cache (ours and NumPyro's), PyTensor's
+compile dir and Numba's cache (PyMC, nutpie). "wall" is from the subprocess launch to the
+draws being in numpy arrays (interpreter start, imports, compilation, sampling); min bulk ESS
+(ArviZ) is computed afterwards and not timed. ESS/s = min bulk ESS / wall.
+
+Arithmetic floor: one log-density gradient on the data (JAX, float32, measured inside a
+compiled loop so that no dispatch is counted) × the gradient evaluations the sampler made
+(warm-up included) ÷ the chains that can run at once (min(chains, cores)). Each sampler's
+``x_floor`` is its wall / that floor.
+
+With --json the last stdout line is one JSON object with every measurement and
+``ratio_vs_best_peer``: our warm ESS/s ÷ the best peer's warm ESS/s, the smaller over data sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHAINS, WARMUP, DRAWS, SEED = 4, 1000, 1000, 0
+SAMPLERS = ("bayes-unlearn", "bayes-unlearn-estimator", "numpyro", "pymc", "nutpie")
+OURS = "bayes-unlearn"
+PEERS = ("numpyro", "pymc", "nutpie")
+DATASETS = ("pima", "spambase")
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---- data (prepared once by the parent, read by every worker) ---------------------------------
+def prepare_data(name: str, out: Path) -> Path:
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO / "src"))
+    from bayes_unlearn.data import PIMA_ZERO_MISSING, FeatureTransform, find_shared_data
+
+    if name == "pima":
+        path, target, impute = find_shared_data("pima-indians-diabetes.csv"), "Outcome", PIMA_ZERO_MISSING
+    elif name == "spambase":
+        path, target, impute = find_shared_data("spambase.csv"), "target", []
+    else:
+        raise SystemExit(f"unknown data set {name}")
+    if path is None:
+        raise FileNotFoundError(f"{name}: data file not found (set BAYES_UNLEARN_DATA_DIR)")
+    frame = pd.read_csv(path)
+    order = np.random.default_rng(SEED).permutation(len(frame))
+    train = frame.iloc[order[: int(0.8 * len(frame))]]
+    features = train.drop(columns=[target])
+    transform = FeatureTransform.fit(features, impute)  # medians and scales from train rows only
+    X = transform.transform(features)
+    y = train[target].to_numpy().astype(float)
+    file = out / f"{name}.npz"
+    np.savez(file, X=X, y=y)
+    return file
+
+
+# ---- workers: one fit in this fresh process, print one JSON line ------------------------------
+def worker(sampler: str, data_file: str, launched: float) -> dict:
+    data = np.load(data_file)
+    X, y = data["X"], data["y"]
+    out = {"sampler": sampler}
+    samples, grads = globals()["_fit_" + sampler.replace("-", "_")](X, y, out)
+    out["wall"] = time.time() - launched
+    out["ess_bulk_min"] = min_bulk_ess(samples)
+    out["gradient_evaluations"] = grads
+    return out
+
+
+def _fit_bayes_unlearn(X, y, out):
+    from bayes_unlearn.inference.nuts import sample_nuts
+    from bayes_unlearn.models import logistic_family
+
+    family = logistic_family(X.shape[1])
+    result = sample_nuts(family, X, y, chains=CHAINS, warmup=WARMUP, draws=DRAWS, seed=SEED)
+    out["sampling_seconds"] = result.seconds
+    out["divergences"] = int(result.divergent.sum())
+    return result.samples, result.n_gradient_evaluations_total
+
+
+def _fit_bayes_unlearn_estimator(X, y, out):
+    """The user-facing path: estimator fit incl. the loglik matrix and convergence summary."""
+    from bayes_unlearn import BayesianLogisticRegression
+
+    model = BayesianLogisticRegression(chains=CHAINS, warmup=WARMUP, draws=DRAWS, random_state=SEED)
+    model.fit(X, y)
+    out["sampling_seconds"] = model.fit_info_["seconds"]
+    return model.posterior_.samples, None
+
+
+def _fit_numpyro(X, y, out):
+    import numpyro
+
+    numpyro.set_host_device_count(os.cpu_count() or 1)
+    import jax
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS
+
+    def model(X, y):
+        b = numpyro.sample("b", dist.Normal(0.0, 5.0))
+        w = numpyro.sample("w", dist.Normal(0.0, 1.0).expand([X.shape[1]]))
+        numpyro.sample("y", dist.Bernoulli(logits=b + X @ w), obs=y)
+
+    start = time.perf_counter()
+    Xj, yj = jax.numpy.asarray(X, "float32"), jax.numpy.asarray(y, "float32")
+    # Vectorised chains: with 4 chains on 2 cores NumPyro's default ("parallel") falls back to
+    # running chains one after another, which we measured to be slower.
+    mcmc = MCMC(NUTS(model), num_warmup=WARMUP, num_samples=DRAWS, num_chains=CHAINS,
+                chain_method="vectorized", progress_bar=False)
+    mcmc.run(jax.random.PRNGKey(SEED), Xj, yj, extra_fields=("num_steps",))
+    draws = mcmc.get_samples(group_by_chain=True)
+    samples = np.concatenate([np.asarray(draws["b"])[..., None], np.asarray(draws["w"])], axis=-1)
+    out["sampling_seconds"] = time.perf_counter() - start
+    steps = int(np.asarray(mcmc.get_extra_fields()["num_steps"]).sum())
+    out["_timed_until"] = time.time()
+    # Warm-up gradients, counted by re-running the warm-up alone (not timed).
+    counter = MCMC(NUTS(model), num_warmup=WARMUP, num_samples=DRAWS, num_chains=CHAINS,
+                   chain_method="vectorized", progress_bar=False)
+    counter.warmup(jax.random.PRNGKey(SEED), Xj, yj, extra_fields=("num_steps",), collect_warmup=True)
+    steps += int(np.asarray(counter.get_extra_fields()["num_steps"]).sum())
+    return samples, steps
+
+
+def _pymc_model(X, y):
+    import pymc as pm
+
+    with pm.Model() as model:
+        b = pm.Normal("b", 0.0, 5.0)
+        w = pm.Normal("w", 0.0, 1.0, shape=X.shape[1])
+        pm.Bernoulli("y", logit_p=b + pm.math.dot(X, w), observed=y)
+    return model
+
+
+def _posterior_array(idata) -> np.ndarray:
+    post = idata.posterior
+    return np.concatenate([post["b"].values[..., None], post["w"].values], axis=-1)
+
+
+def _n_steps(idata) -> int | None:
+    total = 0
+    for group in ("warmup_sample_stats", "sample_stats"):
+        stats = getattr(idata, group, None)
+        if stats is None or "n_steps" not in stats:
+            return None
+        total += int(np.asarray(stats["n_steps"]).sum())
+    return total
+
+
+def _fit_pymc(X, y, out):
+    import pymc as pm
+
+    start = time.perf_counter()
+    with _pymc_model(X, y):
+        idata = pm.sample(draws=DRAWS, tune=WARMUP, chains=CHAINS, random_seed=SEED,
+                          progressbar=False, compute_convergence_checks=False,
+                          discard_tuned_samples=False)
+    samples = _posterior_array(idata)
+    out["sampling_seconds"] = time.perf_counter() - start
+    return samples, _n_steps(idata)
+
+
+def _fit_nutpie(X, y, out):
+    import nutpie
+
+    start = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(_pymc_model(X, y))
+    idata = nutpie.sample(compiled, draws=DRAWS, tune=WARMUP, chains=CHAINS, seed=SEED,
+                          progress_bar=False, save_warmup=True)
+    samples = _posterior_array(idata)
+    out["sampling_seconds"] = time.perf_counter() - start
+    return samples, _n_steps(idata)
+
+
+def min_bulk_ess(samples) -> float:
+    import arviz as az
+
+    ds = az.convert_to_dataset({"theta": np.asarray(samples)}, dims={"theta": ["param"]})
+    return float(np.nanmin(az.ess(ds, method="bulk")["theta"].values))
+
+
+def gradient_seconds(data_file: str, repeats: int = 2000) -> float:
+    """One log-density gradient on the data (float32), timed inside one compiled loop."""
+    import jax
+    import jax.numpy as jnp
+
+    sys.path.insert(0, str(REPO / "src"))
+    from bayes_unlearn.models import logistic_family
+
+    data = np.load(data_file)
+    X, y = jnp.asarray(data["X"], jnp.float32), jnp.asarray(data["y"], jnp.float32)
+    family = logistic_family(X.shape[1])
+    mask = jnp.ones(X.shape[0], jnp.float32)
+    grad = jax.grad(lambda t: family.log_joint(t, X, y, mask))
+
+    @jax.jit
+    def many(theta):
+        # each step depends on the last, so nothing is hoisted or skipped
+        return jax.lax.fori_loop(0, repeats, lambda i, t: t + 1e-6 * grad(t), theta)
+
+    theta = jnp.zeros(family.n_params, jnp.float32)
+    many(theta).block_until_ready()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        many(theta).block_until_ready()
+        best = min(best, time.perf_counter() - start)
+    return best / repeats
+
+
+# ---- the parent: run every worker in a fresh process ------------------------------------------
+def available(sampler: str) -> str | None:
+    """None if the sampler can run here, else why not."""
+    import importlib.util
+
+    needs = {"numpyro": ["numpyro"], "pymc": ["pymc"], "nutpie": ["nutpie", "pymc"]}.get(sampler, [])
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    return f"not installed: {', '.join(missing)} (pip install -e '.[bench]')" if missing else None
+
+
+def run_worker(sampler: str, data_file: Path, env: dict, timeout: float) -> dict:
+    launched = time.time()
+    cmd = [sys.executable, __file__, "--worker", sampler, str(data_file), repr(launched)]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"sampler": sampler, "error": f"timed out after {timeout:.0f} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"sampler": sampler, "error": f"exit {proc.returncode}: {tail[:300]}"}
+    result = json.loads(lines[-1])
+    if "_timed_until" in result:  # numpyro: untimed gradient counting ran after the fit
+        result["wall"] = result.pop("_timed_until") - launched
+    return result
+
+
+def cache_env(cache_root: Path) -> dict:
+    """Environment whose compilation caches all live under ``cache_root`` (empty = cold)."""
+    env = dict(os.environ)
+    env["BAYES_UNLEARN_CACHE_DIR"] = str(cache_root / "bayes-unlearn")
+    env["JAX_COMPILATION_CACHE_DIR"] = str(cache_root / "jax")  # NumPyro: same cache as ours
+    env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
+    env["PYTENSOR_FLAGS"] = f"compiledir={cache_root / 'pytensor'}"
+    env["NUMBA_CACHE_DIR"] = str(cache_root / "numba")
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def summarise(rows: list[dict], grad_s: dict) -> dict:
+    n_parallel = min(CHAINS, os.cpu_count() or 1)
+    for r in rows:
+        if "error" in r:
+            continue
+        r["ess_per_s"] = r["ess_bulk_min"] / r["wall"]
+        if r.get("gradient_evaluations"):
+            floor = grad_s[r["dataset"]] * r["gradient_evaluations"] / n_parallel
+            r["floor_seconds"] = floor
+            r["x_floor_wall"] = r["wall"] / floor
+            r["x_floor_sampling"] = r["sampling_seconds"] / floor
+    ratios = {}
+    for ds in {r["dataset"] for r in rows}:
+        def ess_s(sampler, phase="warm", ds=ds):
+            hit = [r for r in rows if r["dataset"] == ds and r["sampler"] == sampler
+                   and r["phase"] == phase and "ess_per_s" in r]
+            return hit[0]["ess_per_s"] if hit else None
+
+        ours = ess_s(OURS)
+        peers = {p: ess_s(p) for p in PEERS if ess_s(p) is not None}
+        for r in rows:
+            if r["dataset"] == ds and "ess_per_s" in r and ours:
+                r["ours_over_this"] = ours / r["ess_per_s"]
+        if ours and peers:
+            best = max(peers, key=peers.get)
+            ratios[ds] = {"best_peer": best, "ratio": ours / peers[best]}
+    return {
+        "model": "logistic regression, Normal(0,1) weights, Normal(0,5) intercept",
+        "chains": CHAINS, "warmup": WARMUP, "draws": DRAWS, "cores": os.cpu_count(),
+        "gradient_seconds": grad_s, "runs": rows, "ratios": ratios,
+        "ratio_vs_best_peer": min((v["ratio"] for v in ratios.values()), default=None),
+    }
+
+
+def print_table(summary: dict, skipped: dict) -> None:
+    print(f"{'data':9} {'sampler':24} {'phase':5} {'wall s':>7} {'sample s':>8} {'ESS':>6} "
+          f"{'ESS/s':>8} {'ours÷':>6} {'grads':>7} {'×floor':>7}")
+    for r in summary["runs"]:
+        if "error" in r:
+            print(f"{r['dataset']:9} {r['sampler']:24} {r['phase']:5} ERROR {r['error']}")
+            continue
+        grads = r.get("gradient_evaluations")
+        print(f"{r['dataset']:9} {r['sampler']:24} {r['phase']:5} {r['wall']:7.2f} "
+              f"{r.get('sampling_seconds', float('nan')):8.2f} {r['ess_bulk_min']:6.0f} "
+              f"{r['ess_per_s']:8.1f} {r.get('ours_over_this', float('nan')):6.2f} "
+              f"{grads if grads else '-':>7} {r.get('x_floor_wall', float('nan')):7.1f}")
+    for ds, g in summary["gradient_seconds"].items():
+        print(f"gradient on {ds}: {g * 1e6:.2f} µs (float32, compiled loop)")
+    for ds, v in summary["ratios"].items():
+        print(f"{ds}: warm ESS/s ours ÷ best peer ({v['best_peer']}) = {v['ratio']:.2f}")
+    for sampler, why in skipped.items():
+        print(f"skipped {sampler}: {why}")
+    print(f"ratio_vs_best_peer = {summary['ratio_vs_best_peer']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--samplers", default=",".join(SAMPLERS))
+    parser.add_argument("--phases", default="cold,warm")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per fit")
+    parser.add_argument("--worker", nargs=3, metavar=("SAMPLER", "DATA", "LAUNCHED"), help=argparse.SUPPRESS)
+    parser.add_argument("--gradient", metavar="DATA", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        sampler, data_file, launched = args.worker
+        print(json.dumps(worker(sampler, data_file, float(launched))))
+        return
+    if args.gradient:
+        print(json.dumps({"seconds": gradient_seconds(args.gradient)}))
+        return
+
+    samplers = [s for s in args.samplers.split(",") if s]
+    skipped = {s: why for s in samplers if (why := available(s))}
+    samplers = [s for s in samplers if s not in skipped]
+    phases = [p for p in args.phases.split(",") if p]
+    rows, grad_s = [], {}
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-fit-") as tmp:
+        tmp = Path(tmp)
+        for ds in [d for d in args.datasets.split(",") if d]:
+            data_file = prepare_data(ds, tmp)
+            proc = subprocess.run([sys.executable, __file__, "--gradient", str(data_file)],
+                                  env=cache_env(tmp / f"caches-{ds}-gradient"),
+                                  capture_output=True, text=True, check=True)
+            grad_s[ds] = json.loads(proc.stdout.splitlines()[-1])["seconds"]
+            for sampler in samplers:
+                env = cache_env(tmp / f"caches-{ds}-{sampler}")  # empty: the first run is cold
+                for phase in phases:
+                    row = run_worker(sampler, data_file, env, args.timeout)
+                    row.update(dataset=ds, phase=phase)
+                    rows.append(row)
+                    print(f"# {ds} {sampler} {phase}: "
+                          + (f"{row['wall']:.2f} s, ESS {row['ess_bulk_min']:.0f}" if "wall" in row
+                             else row["error"]), file=sys.stderr, flush=True)
+    summary = summarise(rows, grad_s)
+    summary["skipped"] = skipped
+    summary["load_average_1min_at_start"] = load
+    summary["load_average_1min_at_end"] = os.getloadavg()[0]
+    print_table(summary, skipped)
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
