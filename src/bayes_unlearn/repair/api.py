@@ -44,6 +44,24 @@ def feedback_metrics(model, X_design, y_encoded) -> dict:
             "log_loss": float(-log_pred.mean()), "n_failures": int(wrong.sum())}
 
 
+def feedback_context(model, feedback_X, feedback_y, update: str = "refit", seed: int = 0) -> FeedbackContext:
+    """Validated feedback rows, the failure set F and their log-likelihoods, shared by all detectors.
+
+    Raises DataError for feedback that does not match the model, RequestError when F is empty.
+    """
+    from ..inference.nuts import loglik_matrix, predictive_means
+
+    X_v, y_v = feedback_arrays(model, feedback_X, feedback_y)
+    post = model.posterior_
+    mean = np.tensordot(post.weights, predictive_means(model.family_, post.flat_samples, X_v), axes=1)
+    failures = failure_mask(mean, y_v, model.family_.task)
+    if not failures.any():
+        raise RequestError(f"the failure set F is empty: the model predicts all {len(y_v)} feedback rows "
+                           "correctly, so there is nothing to repair")
+    return FeedbackContext(model, X_v, y_v, failures,
+                           loglik_matrix(model.family_, post.flat_samples, X_v, y_v), update, seed)
+
+
 def _check_options(detector: str, select: str, k, update: str) -> None:
     if detector not in (*DETECTORS, "auto"):
         raise RequestError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)}, auto")
@@ -77,20 +95,11 @@ def repair(model, feedback_X, feedback_y, *, detector: str = "auto", select: str
     Raises DataError when the feedback columns or labels do not match the model, and
     RequestError when the model makes no failure on the feedback rows (F is empty).
     """
-    from ..inference.nuts import loglik_matrix, predictive_means
-
     start = time.perf_counter()
     model._check_fitted()
     _check_options(detector, select, k, update)
-    X_v, y_v = feedback_arrays(model, feedback_X, feedback_y)
-    post = model.posterior_
-    mean = np.tensordot(post.weights, predictive_means(model.family_, post.flat_samples, X_v), axes=1)
-    failures = failure_mask(mean, y_v, model.family_.task)
-    if not failures.any():
-        raise RequestError(f"the failure set F is empty: the model predicts all {len(y_v)} feedback rows "
-                           "correctly, so there is nothing to repair")
-    ctx = FeedbackContext(model, X_v, y_v, failures,
-                          loglik_matrix(model.family_, post.flat_samples, X_v, y_v), update, seed)
+    ctx = feedback_context(model, feedback_X, feedback_y, update, seed)
+    X_v, y_v, failures = ctx.X, ctx.y, ctx.failures
     notes: list[str] = []
     choice = None
     if detector == "auto" or select == "auto":
