@@ -175,13 +175,13 @@ class _Demo:
         test_x, test_y = self.data["test"]
         patient = str(train_x.index[0])
         with self.step("forget-one", f"2. A deletion request: forget patient row {patient}") as step:
-            result = model.forget([patient], method="reweight")
+            result = model.forget([patient])  # the default method: auto
             step.rows.append(forget_row(result) | {"test accuracy": model.score(test_x, test_y)})
-            step.notes.append(result.reason)
+            step.notes.append(f"method {result.method}: {result.reason}")
         self.figures["weights_after_one"] = model.posterior_.log_weights
 
     def step_forget_batch(self, model) -> None:
-        from .unlearn import methods
+        from .unlearn import methods, reweight_forget
 
         test_x, test_y = self.data["test"]
         rng = np.random.default_rng(self.settings.seed)
@@ -191,6 +191,9 @@ class _Demo:
         auto = "auto" in getattr(methods, "METHOD_NAMES", ())
         method = "auto" if auto else "reweight"
         title = f"3. A large deletion: forget {n_batch} more rows ({self.settings.large_batch_share:.0%})"
+        position = {rid: j for j, rid in enumerate(map(str, model.row_ids_))}
+        reweight_only, _ = reweight_forget(model.posterior_, [position[r] for r in batch])
+        self.figures["weights_batch_reweight_only"] = reweight_only.log_weights
         with self.step("forget-batch", title) as step:
             with self.progress(f"forgetting {n_batch} rows ({method})"):
                 result = model.forget(batch, method=method)
@@ -294,6 +297,7 @@ class _Demo:
                 step.rows.append({"model": name, **m})
             step.notes.append(f"{len(test_x)} held-out test rows, never used to find the failures or choose K.")
         self.figures["repair"] = {"scores": result.all_scores, "truth": truth, "detector": result.detector,
+                                  "k": len(result.causes),
                                   "detector_scores": self.detector_scores(model, result), "truth_ids": result.row_ids}
 
     def detector_scores(self, model, result) -> dict[str, np.ndarray]:
@@ -375,10 +379,12 @@ def repair_section(rep: dict, out_dir: Path):
         "whose labels the demo corrupted. `influence` is the report's r(z) with the failure set F; "
         "`feedback` uses every feedback row; `loo` is the PSIS-LOO surprise of the row.")
     chosen = rep["detector"]
-    cutoff = 0.0 if chosen != "loo" else None
+    cutoffs = {} if chosen == "loo" else {"r(z) > 0 (the report's rule)": 0.0}
+    if rep["k"]:
+        cutoffs[f"top-K cut-off (K = {rep['k']}, chosen on feedback)"] = float(np.sort(rep["scores"])[-rep["k"]])
     section.figures.append(Figure(
         plot_influence(rep["scores"], rep["truth"], out_dir / "influence.png", name=names.get(chosen, chosen),
-                       cutoff=cutoff),
+                       cutoffs=cutoffs),
         f"Scores of the chosen detector ({chosen}) for corrupted and clean training rows."))
     roc = {names.get(k, k): v for k, v in rep["detector_scores"].items()}
     section.figures.append(Figure(plot_roc(roc, rep["truth"], out_dir / "roc.png"),
@@ -403,7 +409,10 @@ def write_demo_report(demo: _Demo) -> tuple[Path, Path]:
     sections.append(marginals_section(posteriors, fig["param_names"], demo.out_dir,
                                       note="Original fit on all training rows; the posterior after both "
                                            "forget requests; an exact refit without the forgotten rows."))
-    log_weights = {"after 1 row": fig["weights_after_one"], "after the large batch": fig["forgotten"].log_weights}
+    log_weights = {"1 row, reweighted": fig["weights_after_one"],
+                   "large batch, reweighting alone": fig["weights_batch_reweight_only"]}
+    if fig["ledger"][-1]["method"] != "reweight":
+        log_weights[f"large batch, after {fig['ledger'][-1]['method']}"] = fig["forgotten"].log_weights
     sections.append(make_weights_section(log_weights, fig["ledger"], fig["forgotten"].n_samples, demo.out_dir))
     if "repair" in fig:
         sections.append(repair_section(fig["repair"], demo.out_dir))

@@ -121,6 +121,7 @@ def plot_marginals(posteriors: dict[str, WeightedPosterior], param_names, path, 
             legend.remove()
     for ax in axes.ravel()[len(chosen):]:
         ax.set_visible(False)
+    fig.subplots_adjust(hspace=0.4)
     handles = [Line2D([], [], color=c, lw=2, label=name) for c, name in zip(PALETTE, posteriors)]
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 1.0),
                frameon=False, fontsize=10)
@@ -214,8 +215,8 @@ def plot_ledger(ledger: list[dict], n_samples: int, path) -> Path:
 
 
 def plot_influence(scores, is_corrupted, path, name: str = "influence r(z)",
-                   cutoff: float | None = 0.0) -> Path:
-    """Histograms of a detector's scores for corrupted vs clean training rows."""
+                   cutoffs: dict[str, float] | None = None) -> Path:
+    """Histograms of a detector's scores for corrupted vs clean training rows, with selection cut-offs."""
     plt = _pyplot()
     scores = np.asarray(scores, float)
     bad = np.asarray(is_corrupted, bool)
@@ -223,8 +224,8 @@ def plot_influence(scores, is_corrupted, path, name: str = "influence r(z)",
     bins = np.histogram_bin_edges(scores[np.isfinite(scores)], bins=40)
     ax.hist(scores[~bad], bins=bins, alpha=0.6, color=PALETTE[0], label=f"clean rows ({(~bad).sum()})")
     ax.hist(scores[bad], bins=bins, alpha=0.6, color=PALETTE[1], label=f"corrupted rows ({bad.sum()})")
-    if cutoff is not None:
-        ax.axvline(cutoff, color="black", ls="--", lw=1, label=f"cut-off {cutoff:g}")
+    for style, (label, value) in zip(("--", ":", "-."), (cutoffs or {}).items()):
+        ax.axvline(value, color="black", ls=style, lw=1.2, label=label)
     ax.set_xlabel(name)
     ax.set_ylabel("training rows")
     ax.set_title(f"{name}: corrupted vs clean rows")
