@@ -209,35 +209,38 @@ class _Demo:
         self.figures["ledger"] = list(model.ledger_)
 
     def step_verify(self, model) -> None:
-        import copy
+        from .evaluate.fidelity import verify
 
         test_x, _ = self.data["test"]
+        seed = self.settings.seed + 1
         with self.step("verify", "4. Verify against an exact refit without the forgotten rows") as step:
-            with self.progress("exact refit (NUTS)") as bar:
-                refit = copy.deepcopy(model)
-                refit.progress = bar
-                refit._draw_candidate_set(seed=self.settings.seed + 1)
-                refit.progress = None
-            mean_f, sd_f = model.posterior_.mean(), model.posterior_.sd()
-            mean_r, sd_r = refit.posterior_.mean(), refit.posterior_.sd()
-            p_f = model.predict_proba(test_x)[:, 1]
-            p_r = refit.predict_proba(test_x)[:, 1]
+            with self.progress("two exact refits (NUTS): reference and noise floor") as bar:
+                model.progress = bar
+                report = verify(model, data=test_x, seed=seed)
+                # verify's reference refit again (same seed, same samples) for the marginals plot
+                self.figures["refit"] = model._sample_candidate_set(seed)[0]
+                model.progress = None
             step.rows.append({
-                "max |Δ mean| / sd": float(np.max(np.abs(mean_f - mean_r) / sd_r)),
-                "sd ratio (median)": float(np.median(sd_f / sd_r)),
-                "test agreement": float(np.mean((p_f > 0.5) == (p_r > 0.5))),
-                "max |Δ p|": float(np.max(np.abs(p_f - p_r))),
-                "refit seconds": refit.fit_info_["seconds"],
+                "max |Δmean|/sd": report["max_mean_err_sd"], "noise floor": report["noise_floor_sd"],
+                "sd ratio": f"{report['sd_ratio_min']:.2f}–{report['sd_ratio_max']:.2f}",
+                "agreement": report["pred_agreement"], "max |Δp|": report["max_abs_dp"],
+                "faithful": report["faithful"], "refit s": report["seconds_refit"],
             })
-        self.figures["refit"] = refit.posterior_
-
+            step.notes.append(f"{report['verdict']} (tolerance {report['tolerance_sd']:.2f} sd). The noise "
+                              "floor is the distance between two independent exact refits; agreement and "
+                              "|Δp| are on the test rows.")
 
     def step_corrupt(self):
+        from .evaluate.corruption import class_conditional_flips
+
         train_x, train_y = self.data["train"]
         test_x, test_y = self.data["test"]
         s = self.settings
         # Class 0 is "malignant": half of the malignant training tumours are relabelled benign.
-        y_bad, flipped = relabel_share_of_class(train_y, label=0, to=1, share=s.corrupted_share, seed=s.seed)
+        labels, changed = class_conditional_flips(train_y.to_numpy(), s.corrupted_share,
+                                                  np.random.default_rng(s.seed), source=0, target=1)
+        y_bad = pd.Series(labels, index=train_y.index, name=train_y.name)
+        flipped = np.flatnonzero(changed)
         title = (f"5. Corrupt labels: {len(flipped)} of {int((train_y == 0).sum())} malignant training "
                  "rows relabelled benign")
         with self.step("corrupt", title) as step:
@@ -247,8 +250,8 @@ class _Demo:
                 step.rows.append({"model": name, **m})
             step.notes.append("Class-conditional corruption: the kind of label error the influence "
                               "score r(z) can find (on random flips it cannot; see the README).")
-        is_flipped = np.isin(np.asarray(train_x.index), np.asarray(train_x.index)[flipped])
-        return model, dict(zip(map(str, train_x.index), is_flipped))
+        self.corrupted_labels = y_bad
+        return model, dict(zip(map(str, train_x.index), changed))
 
     def step_repair(self, model, flipped: dict[str, bool]) -> None:
         from sklearn.metrics import roc_auc_score
@@ -302,6 +305,7 @@ class _Demo:
 
     def detector_scores(self, model, result) -> dict[str, np.ndarray]:
         """Every detector's scores on the training rows, for the ROC plot (the chosen one is reused)."""
+        from .evaluate.baselines import cleanlab_baseline
         from .inference.nuts import loglik_matrix, predictive_means
         from .repair.detectors import DETECTORS, FeedbackContext, detector_scores
         from .repair.failures import failure_mask, feedback_arrays
@@ -318,23 +322,18 @@ class _Demo:
             for name in DETECTORS:
                 scores[name] = (result.all_scores if name == result.detector
                                 else detector_scores(ctx, name).scores)
+            # cleanlab (optional extra) on the same rows, out-of-fold logistic-regression probabilities
+            positions = {rid: j for j, rid in enumerate(map(str, self.data["train"][0].index))}
+            order = [positions[r] for r in result.row_ids]
+            train_x = self.data["train"][0].iloc[order]
+            labels = self.corrupted_labels.iloc[order].to_numpy().astype(int)
+            baseline = cleanlab_baseline(model._design(train_x), labels, seed=self.settings.seed)
+            if baseline is not None:
+                scores["cleanlab"] = baseline["scores"]
         return scores
 
 
 REPAIR_UPDATE = "smc"  # posterior update with F in the demo: tempered SMC, far cheaper than a refit on D ∪ F
-
-
-def relabel_share_of_class(y: pd.Series, label, to, share: float, seed: int) -> tuple[pd.Series, np.ndarray]:
-    """Class-conditional corruption: relabel ``share`` of the rows of class ``label`` as ``to``.
-
-    Returns the corrupted labels and the positions of the relabelled rows.
-    """
-    rng = np.random.default_rng(seed)
-    members = np.flatnonzero(np.asarray(y) == label)
-    flipped = np.sort(rng.choice(members, size=int(round(share * len(members))), replace=False))
-    corrupted = y.copy()
-    corrupted.iloc[flipped] = to
-    return corrupted, flipped
 
 
 def heldout_metrics(model, X, y) -> dict:
@@ -372,12 +371,13 @@ def repair_section(rep: dict, out_dir: Path):
     from .report import Figure, Section, plot_influence, plot_roc
 
     names = {"influence": "influence r(z) (failures F)", "feedback": "r(z) from all feedback rows",
-             "loo": "PSIS-LOO surprise (−elpd)"}
+             "loo": "PSIS-LOO surprise (−elpd)", "cleanlab": "cleanlab (1 − out-of-fold p(label))"}
     section = Section("Finding the corrupted rows")
     section.paragraphs.append(
         "Scores of every training row under the detectors (higher = more suspect), against the rows "
         "whose labels the demo corrupted. `influence` is the report's r(z) with the failure set F; "
-        "`feedback` uses every feedback row; `loo` is the PSIS-LOO surprise of the row.")
+        "`feedback` uses every feedback row; `loo` is the PSIS-LOO surprise of the row; cleanlab (when "
+        "installed) scores 1 − p(given label) from 5-fold cross-validated logistic regression.")
     chosen = rep["detector"]
     cutoffs = {} if chosen == "loo" else {"r(z) > 0 (the report's rule)": 0.0}
     if rep["k"]:

@@ -420,9 +420,8 @@ def model_report(model_dir, out_dir, refit: bool = False, seed: int = 0, progres
 
 def exact_refit(model, seed: int = 0, progress=None) -> WeightedPosterior:
     """NUTS on the remaining rows only, same settings and array shapes: the reference posterior."""
-    import copy
-
-    clone = copy.deepcopy(model)
-    clone.progress = progress
-    clone._draw_candidate_set(seed=seed)
-    return clone.posterior_
+    previous, model.progress = model.progress, progress
+    try:
+        return model._sample_candidate_set(seed)[0]
+    finally:
+        model.progress = previous
