@@ -226,7 +226,7 @@ def test_feedback_with_wrong_columns_or_labels_is_a_data_error():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"detector": "loo", "select": "positive"}, "LOO scores are always positive"),
+    ({"detector": "loo", "select": "positive"}, "loo scores are always positive"),
     ({"select": "top-k"}, "needs k"),
     ({"select": "auto", "k": 3}, "only used with"),
     ({"detector": "magic"}, "unknown detector"),

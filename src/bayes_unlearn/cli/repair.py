@@ -42,7 +42,7 @@ def repair(
     model_dir: Path = typer.Argument(..., help="Model directory."),
     feedback: str = typer.Option(..., "--feedback", "-f", help="CSV of labelled rows the model was not trained on "
                                                               "(the model's feature columns and target column)."),
-    detector: str = typer.Option("auto", help="influence | loo | feedback | auto."),
+    detector: str = typer.Option("auto", help="influence | loo | feedback | combined | auto."),
     select: str = typer.Option("auto", help="positive (r > 0, the report's rule) | top-k | auto."),
     k: int | None = typer.Option(None, "--k", min=0, help="Number of rows to remove with --select top-k."),
     update: str = typer.Option("refit", help="Posterior update with the failures: refit | reweight | smc."),
@@ -130,3 +130,99 @@ def summary_table(result) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+@app.command(epilog="Example: bayes-unlearn reproduce --data ../shared/data/pima-indians-diabetes.csv --seeds 5")
+def reproduce(
+    data: Path | None = typer.Option(None, "--data", help="Pima CSV (default: ../shared/data or "
+                                                           "$BAYES_UNLEARN_DATA_DIR)."),
+    seeds: int = typer.Option(5, min=1, help="Number of seeds (splits, corruptions, samplers)."),
+    chains: int = typer.Option(4, min=1, help="MCMC chains per fit."),
+    draws: int = typer.Option(500, min=1, help="Draws per chain."),
+    warmup: int = typer.Option(500, min=1, help="Warm-up steps per chain."),
+    update: str = typer.Option("refit", help="Posterior update with F: refit (the report's) | reweight | smc."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for reproduce.json and reproduce.csv."),
+    as_json: bool = JSON_OPT,
+):
+    """Reproduce the report's Pima experiment (50 % flipped labels), beside an honest three-way protocol."""
+    from ..evaluate.repair_study import StudyConfig, load_study_data
+    from ..repair.update import UPDATE_METHODS
+    from .app import progress_bar
+
+    with command_guard(as_json) as warns:
+        if update not in UPDATE_METHODS:
+            raise RequestError(f"unknown --update {update!r}; choose from {', '.join(UPDATE_METHODS)}")
+        from ..evaluate.report_experiment import PROTOCOLS
+        from ..evaluate.report_experiment import reproduce as run
+
+        study = load_study_data("pima", data)
+        config = StudyConfig(chains=chains, draws=draws, warmup=warmup, update=update)
+        with progress_bar(f"reproducing ({seeds} seeds)") as progress:
+            result = run(study, seeds, config, progress=progress)
+        result["warnings"] = warns
+        if out is not None:
+            _write_reproduce(out, result, PROTOCOLS)
+        if as_json:
+            emit_json(result)
+        elif not quiet():
+            stdout.print(reproduce_table(result, PROTOCOLS))
+            if out is not None:
+                stdout.print(f"wrote {out / 'reproduce.json'} and {out / 'reproduce.csv'}")
+
+
+def _is_share(quantity: str) -> bool:
+    return any(word in quantity for word in ("accuracy", "share", "precision"))
+
+
+def _cell(value, quantity: str) -> str:
+    """Shares as percentages (the quantity's label says %), F1 with 3 decimals, counts as integers."""
+    if value is None:
+        return "—"
+    if quantity.startswith("|C|"):
+        return f"{value:.0f}"
+    return f"{100 * value:.1f}" if _is_share(quantity) else f"{value:.3f}"
+
+
+def reproduce_table(result: dict, protocols) -> Table:
+    table = Table(title=f"The report's Pima experiment: 50 % of training labels flipped, "
+                        f"{result['seeds']} seed(s), mean ± sd")
+    table.add_column("quantity")
+    table.add_column("report", justify="right")
+    for p in protocols:
+        table.add_column(p, justify="right")
+    for row in result["table"]:
+        q = row["quantity"]
+        cells = []
+        for p in protocols:
+            s = row[p]
+            cells.append("—" if s["mean"] is None else f"{_cell(s['mean'], q)} ± {_cell(s['sd'], q)}")
+        table.add_row(q + (" %" if _is_share(q) else ""), _cell(row["report"], q), *cells)
+    table.caption = ("leaky = the report's protocol: F is found on the test rows, which then score the repair "
+                     "(the test set informed the repair). three-way: F and every choice come from feedback "
+                     "rows; the test rows only score. 'unlearned C' forgets C by reweighting (report's rule) "
+                     "or by the model's default forget method (auto).")
+    table.caption_justify = "left"
+    return table
+
+
+def _write_reproduce(out: Path, result: dict, protocols) -> None:
+    import json
+    import os
+
+    import pandas as pd
+
+    from .app import to_jsonable
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for row in result["table"]:
+        flat = {"quantity": row["quantity"], "report": row["report"]}
+        for p in protocols:
+            flat[f"{p} mean"], flat[f"{p} sd"] = row[p]["mean"], row[p]["sd"]
+        rows.append(flat)
+    for name, writer in (("reproduce.json", lambda f: f.write(json.dumps(to_jsonable(result), indent=1))),
+                         ("reproduce.csv", lambda f: pd.DataFrame(rows).to_csv(f, index=False))):
+        tmp = out / f".{name}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            writer(fh)
+        os.replace(tmp, out / name)

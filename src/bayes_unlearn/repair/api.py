@@ -73,9 +73,9 @@ def _check_options(detector: str, select: str, k, update: str) -> None:
         raise RequestError("select='top-k' needs k (the number of rows to remove)")
     if select != "top-k" and k is not None:
         raise RequestError(f"k is only used with select='top-k' (got select={select!r})")
-    if select == "positive" and detector == "loo":
+    if select == "positive" and detector in ("loo", "combined"):
         raise RequestError("the r > 0 rule needs an influence score (influence or feedback); "
-                           "LOO scores are always positive: use select='top-k' or 'auto'")
+                           f"{detector} scores are always positive: use select='top-k' or 'auto'")
 
 
 def repair(model, feedback_X, feedback_y, *, detector: str = "auto", select: str = "auto",
@@ -84,8 +84,8 @@ def repair(model, feedback_X, feedback_y, *, detector: str = "auto", select: str
     """Find the training rows behind the model's failures on (feedback_X, feedback_y).
 
     detector: ``influence`` (the report's r(z) from the failure set F), ``feedback`` (r(z) from
-      the whole feedback set), ``loo`` (PSIS-LOO self-confidence) or ``auto`` (chosen by
-      cross-fitting on the feedback set).
+      the whole feedback set), ``loo`` (PSIS-LOO self-confidence), ``combined`` (mean rank of
+      feedback and loo) or ``auto`` (chosen by cross-fitting on the feedback set).
     select: ``positive`` (the report's rule r > 0), ``top-k`` (give ``k``) or ``auto`` (K chosen
       by cross-fitting; K = 0, i.e. no repair, is a possible answer).
     update: how p(θ|D, F) is obtained for r(z): ``refit`` (NUTS on D ∪ F, the report's way),
@@ -105,7 +105,7 @@ def repair(model, feedback_X, feedback_y, *, detector: str = "auto", select: str
     if detector == "auto" or select == "auto":
         candidates = list(DETECTORS) if detector == "auto" else [detector]
         if select == "positive":
-            candidates = [d for d in candidates if d != "loo"]
+            candidates = [d for d in candidates if d in ("influence", "feedback")]
         choice = choose(ctx, ["feedback", *[d for d in candidates if d != "feedback"]]
                         if "feedback" in candidates else candidates, select=select, k=k, folds=folds)
         notes += choice.notes
