@@ -152,3 +152,19 @@ def test_weighted_quantiles_follow_the_weights():
     # A weight of 3 on one sample equals three copies of it (medians of a symmetric set).
     vals = np.array([0.0, 1.0, 2.0])
     assert weighted_quantiles(vals, np.array([1, 3, 1]) / 5, [0.5])[0] == pytest.approx(1.0)
+
+
+def test_bounded_weights_are_reliable_even_when_khat_is_high():
+    """1/p(z|θ) for well-fit rows: a skewed tail of negligible size must not be flagged."""
+    from bayes_unlearn.posterior import diagnose_weights
+
+    rng = np.random.default_rng(3)
+    eta = rng.normal(9.0, 2.5, size=1000)  # logits of rows the model fits very well
+    log_w = np.log1p(np.exp(-eta))  # −log σ(η): log importance ratios, all within log 2
+    diag = diagnose_weights(log_w)
+    assert np.ptp(log_w) < np.log(2)
+    assert diag.pareto_k > diag.khat_threshold  # k̂ alone would flag it
+    assert diag.reliable, diag.reason
+    # the same shape scaled up to a real spread keeps being judged by k̂ and ESS
+    wide = diagnose_weights(40 * log_w)
+    assert not wide.reliable

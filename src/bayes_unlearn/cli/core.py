@@ -44,6 +44,9 @@ def fit(
             raise DataError(f"unknown --model {model!r}; choose logistic, linear or softmax")
         if out.exists() and is_model_dir(out) and not overwrite:
             raise RequestError(f"{out} already holds a model; pass --overwrite to replace it")
+        if out.exists() and (not out.is_dir() or (not is_model_dir(out) and any(out.iterdir()))):
+            raise RequestError(f"{out} exists and is not a bayes-unlearn model directory; "
+                               "choose another --out (nothing was fitted)")
         frame = load_table(data)
         ids = row_ids_of(frame, id_column)
         features, y = split_target(frame, target, id_column)
