@@ -17,7 +17,12 @@ from _core_models import (
 from bayes_unlearn import BayesianLogisticRegression, load
 from bayes_unlearn.cli import app
 from bayes_unlearn.posterior import diagnose_weights
-from bayes_unlearn.unlearn.policy import expected_max_abs_z, reweight_min_ess, reweight_verdict
+from bayes_unlearn.unlearn.policy import (
+    expected_max_abs_z,
+    reweight_min_ess,
+    reweight_verdict,
+    sample_efficiency,
+)
 
 # ---- the rule (pure) -----------------------------------------------------------------------
 
@@ -30,6 +35,11 @@ def test_reweight_min_ess_follows_the_expected_worst_mean_error():
     assert reweight_min_ess(400, 9) == 200
     assert reweight_min_ess(100, 9) == 50
     assert reweight_min_ess(4000, 58) > reweight_min_ess(4000, 9)
+    # Autocorrelated draws (bulk ESS = S/4) need 4× the Kish ESS, capped at half the samples.
+    assert reweight_min_ess(4000, 9, efficiency=0.25) == 2000
+    assert reweight_min_ess(8000, 9, efficiency=0.25) == pytest.approx(4 * reweight_min_ess(8000, 9))
+    assert sample_efficiency({"ess_bulk_min": 500.0}, 2000) == 0.25
+    assert sample_efficiency({"ess_bulk_min": 500.0, "sample_efficiency": 0.9}, 2000) == 0.9
 
 
 def test_reweight_verdict_says_why():

@@ -418,10 +418,11 @@ def _as_frame(X, columns=None) -> pd.DataFrame:
 
 def _reweighting_budget(model) -> dict:
     """Current ESS against the ESS that ``auto`` needs before it stops reweighting."""
-    from .unlearn.policy import reweight_min_ess
+    from .unlearn.policy import reweight_min_ess, sample_efficiency
 
     ess = model.posterior_.diagnostics().ess
-    needed = reweight_min_ess(model.posterior_.n_samples, model.family_.n_params)
+    n = model.posterior_.n_samples
+    needed = reweight_min_ess(n, model.family_.n_params, sample_efficiency(model.fit_info_, n))
     return {"ess": ess, "auto_min_ess": needed, "remaining_ess": max(0.0, ess - needed)}
 
 

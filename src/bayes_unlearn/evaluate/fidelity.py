@@ -96,7 +96,8 @@ def _evaluation_design(model, data):
     return model._design(frame)
 
 
-def _predictive(model, flat, log_w, design) -> np.ndarray:
+def weighted_predictive_mean(model, flat, log_w, design) -> np.ndarray:
+    """Σ_s w_s E[y|x, θ_s] for every row of the design matrix."""
     from ..inference.nuts import predictive_means
 
     w = np.exp(normalize_log_weights(log_w))
@@ -118,9 +119,9 @@ def verify(model, data=None, seed: int = 12345) -> dict:
     classification = model.family_.task != "regression"
 
     post = model.posterior_
-    p_model = _predictive(model, post.flat_samples, post.log_weights, design)
-    p_exact = _predictive(model, exact.flat_samples, exact.log_weights, design)
-    p_second = _predictive(model, second.flat_samples, second.log_weights, design)
+    p_model = weighted_predictive_mean(model, post.flat_samples, post.log_weights, design)
+    p_exact = weighted_predictive_mean(model, exact.flat_samples, exact.log_weights, design)
+    p_second = weighted_predictive_mean(model, second.flat_samples, second.log_weights, design)
     got = compare(post.flat_samples, post.log_weights, p_model, exact.flat_samples, exact.log_weights,
                   p_exact, classification)
     floor = compare(second.flat_samples, second.log_weights, p_second, exact.flat_samples,

@@ -190,16 +190,14 @@ class SMCResult:
 _stages: dict = {}
 
 
-def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool, target_ess: float):
+def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool):
     """One jitted SMC stage for a family and settings, compiled once per process (and shape)."""
-    key = (family_signature(family), num_mcmc_steps, dense, float(target_ess))
+    key = (family_signature(family), num_mcmc_steps, dense)
     if key in _stages:
         return _stages[key]
 
-    def stage(rng_key, particles, log_weights, beta, step_size, max_increment, X, y, base_mask,
-              delta_weights):
-        logprior_fn = partial(tempered_log_density, family, X=X, y=y, base_mask=base_mask,
-                              delta_weights=delta_weights, beta=0.0)
+    def stage(rng_key, particles, log_weights, beta, step_size, max_increment, target_ess, X, y,
+              base_mask, delta_weights):
         loglikelihood_fn = partial(delta_log_likelihood, family, X=X, y=y, delta_weights=delta_weights)
 
         # 1. Δβ such that the reweighted particles keep an ESS of target_ess·S.
@@ -223,13 +221,16 @@ def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool, target_ess:
             "num_integration_steps": integration_steps_for(step_size)[None],
         }
 
-        # 3. Resample and move at next_beta (zero increment: the weights come back uniform).
+        # 3. Resample and move at next_beta. BlackJAX moves under logprior + λ·loglik and weights
+        #    by the λ increment; we hand it the whole target_next_beta as "prior" and λ = 0 → 0,
+        #    so the rows' likelihood is evaluated once per gradient and the weights come back equal.
+        target_fn = partial(tempered_log_density, family, X=X, y=y, base_mask=base_mask,
+                            delta_weights=delta_weights, beta=next_beta)
         smc = blackjax.tempered_smc(
-            logprior_fn, loglikelihood_fn, blackjax.hmc.build_kernel(), blackjax.hmc.init,
+            target_fn, _zero, blackjax.hmc.build_kernel(), blackjax.hmc.init,
             params, resampling.systematic, num_mcmc_steps,
         )
-        state = TemperedSMCState(particles, weights, next_beta)
-        new_state, info = smc.step(rng_key, state, next_beta)
+        new_state, info = smc.step(rng_key, TemperedSMCState(particles, weights, 0.0), 0.0)
 
         acceptance = jnp.mean(info.update_info.acceptance_rate)
         before = particles[info.ancestors]
@@ -248,6 +249,10 @@ def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool, target_ess:
     compiled = jax.jit(stage)
     _stages[key] = compiled
     return compiled
+
+
+def _zero(theta):
+    return jnp.zeros((), jnp.float32)
 
 
 def _count_unique_sorted(indices):
@@ -275,7 +280,7 @@ def tempered_smc(
     *,
     seed: int = 0,
     target_ess: float = 0.5,
-    num_mcmc_steps: int = 5,
+    num_mcmc_steps: int = 2,
     max_stages: int = 100,
     step_size: float | None = None,
 ) -> SMCResult:
@@ -283,7 +288,10 @@ def tempered_smc(
 
     ``particles`` (S, d) with normalised ``log_weights`` (S,) represent target_0; X, y,
     base_mask and delta_weights have one entry per (padded) row. ``target_ess`` is the
-    fraction of S that each stage's weights keep before resampling. The result's particles
+    fraction of S that each stage's weights keep before resampling. ``num_mcmc_steps`` HMC moves
+    per stage (each an HMC trajectory of ≈ 1.5 whitened units) already bring the lag correlation
+    of the particles below ≈ 0.15 on Pima; more cost time without improving the fidelity.
+    The result's particles
     have just been moved at β = 1; its log-weights are returned normalised (uniform after a
     completed run) and are part of the answer.
     """
@@ -300,8 +308,7 @@ def tempered_smc(
     initial_ess = effective_sample_size(log_weights)
     data = (jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32),
             jnp.asarray(base_mask, jnp.float32), jnp.asarray(delta_weights, jnp.float32))
-    stage = _stage_fn(family, int(num_mcmc_steps), use_dense_metric(n_particles, n_params),
-                      float(target_ess))
+    stage = _stage_fn(family, int(num_mcmc_steps), use_dense_metric(n_particles, n_params))
 
     eps = jnp.float32(initial_step_size(n_params) if step_size is None else step_size)
     log_w = jnp.asarray(log_weights, jnp.float32)
@@ -311,7 +318,7 @@ def tempered_smc(
     while beta < 1.0 and len(history) < max_stages:
         key, sub = jax.random.split(key)
         particles, beta_j, eps, record = stage(sub, particles, log_w, jnp.float32(beta), eps,
-                                               jnp.float32(1.0 - beta), *data)
+                                               jnp.float32(1.0 - beta), jnp.float32(target_ess), *data)
         beta = float(beta_j)
         history.append({k: float(v) for k, v in record.items()})
         log_w = jnp.full(n_particles, -np.log(n_particles), jnp.float32)  # resampled: equal weights

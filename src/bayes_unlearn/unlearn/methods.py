@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ..errors import RequestError
 from ..posterior import WeightDiagnostics, WeightedPosterior
-from .policy import reweight_verdict
+from .policy import reweight_verdict, sample_efficiency
 from .refit import refit_candidate_set
 from .reweight import reweight_forget
 from .smc import smc_candidate_set
@@ -47,7 +49,10 @@ def _reweight(model, columns) -> MethodOutcome:
 def _smc(model, columns, why: str = "requested") -> MethodOutcome:
     posterior, diag, result = smc_candidate_set(model, columns, _seed(model))
     summary = result.summary()
-    fit_info = {**model.fit_info_, "regenerated_by": "smc",
+    # Resampled particles moved by HMC: about as independent as their lag correlation allows.
+    lag = result.diagnostics.max_lag_correlation
+    efficiency = float(np.clip(1.0 - lag, 0.1, 1.0)) if np.isfinite(lag) else 1.0
+    fit_info = {**model.fit_info_, "regenerated_by": "smc", "sample_efficiency": efficiency,
                 "smc": {k: summary[k] for k in ("n_stages", "seconds", "n_gradient_evaluations")}}
     return MethodOutcome(posterior, diag, "smc", regenerated=True, reason=f"{why} → {diag.reason}",
                          details={"smc": summary}, fit_info=fit_info)
@@ -62,7 +67,7 @@ def _refit(model, columns, why: str = "requested", warm: bool = True) -> MethodO
     else:
         diag = replace(diag, reliable=False, reason=f"{label}: chains have not converged: "
                        + "; ".join(fit_info["convergence_problems"]))
-    fit_info = {**fit_info, "regenerated_by": "refit"}
+    fit_info = {**fit_info, "regenerated_by": "refit", "sample_efficiency": None}
     details = {"fit": {k: fit_info[k] for k in ("seconds", "warmup", "warm_start", "rhat_max",
                                                  "ess_bulk_min", "divergences")}}
     return MethodOutcome(posterior, diag, "refit", regenerated=True, reason=f"{why} → {diag.reason}",
@@ -72,7 +77,8 @@ def _refit(model, columns, why: str = "requested", warm: bool = True) -> MethodO
 def _auto(model, columns, allow_reweight: bool = True) -> MethodOutcome:
     if allow_reweight:
         reweighted = _reweight(model, columns)
-        ok, why = reweight_verdict(reweighted.diagnostics, model.family_.n_params)
+        efficiency = sample_efficiency(model.fit_info_, model.posterior_.n_samples)
+        ok, why = reweight_verdict(reweighted.diagnostics, model.family_.n_params, efficiency)
         if ok:
             return replace(reweighted, reason=f"{why} → reweight", method="reweight")
     else:
