@@ -47,7 +47,8 @@ def reweight_verdict(diag: WeightDiagnostics, n_params: int, efficiency: float =
     k = diag.pareto_k
     k_text = "—" if not math.isfinite(k) else f"{k:.2f}"
     problems = []
-    if math.isfinite(k) and k > diag.khat_threshold:
+    # A k̂ above the threshold with diag.reliable means bounded weights (a negligible tail).
+    if math.isfinite(k) and k > diag.khat_threshold and not diag.reliable:
         problems.append(f"k̂={k_text} > {diag.khat_threshold:.2f}")
     if diag.ess < need:
         problems.append(f"ESS={diag.ess:.0f} < {need:.0f}")
