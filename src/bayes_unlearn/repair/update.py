@@ -5,8 +5,8 @@
 Three ways (DESIGN.md §2 step 2):
 
 * ``refit``    — NUTS on D ∪ F, the report's way (fixed shapes: D padded to the model's
-  capacity, the feedback rows appended, rows switched on by masks), warm-started from the
-  current candidate set;
+  capacity, the feedback rows appended, rows switched on by masks), started from points of
+  the current candidate set (full warm-up: adding F can move the posterior far);
 * ``reweight`` — importance weights w_s ∝ w_s · p(F|θ_s) on the current samples (instant;
   reliable only while F moves the posterior little: see the ESS / k̂ it reports);
 * ``smc``      — tempered SMC from the current weighted samples to p(θ|D,F)
@@ -83,25 +83,16 @@ def _reweight(model, X_new, y_new, row_weights, loglik_new, start) -> UpdatedPos
                             time.perf_counter() - start, diag)
 
 
-def _warm_start(model, seed: int):
-    """Initial positions drawn from the current weighted samples, and their variances as the metric."""
-    post = model.posterior_
-    rng = np.random.default_rng(seed)
-    chains = int(model.chains)
-    picks = rng.choice(post.n_samples, size=chains, p=post.weights)
-    var = np.maximum(np.diag(post.cov()), 1e-6)
-    return post.flat_samples[picks], var
-
-
 def _refit(model, X_new, y_new, row_weights, seed, start) -> UpdatedPosterior:
     from ..diagnostics import convergence_summary
     from ..inference.nuts import loglik_matrix, sample_nuts
+    from ..unlearn.refit import warm_start
 
     X_d, y_d, mask_d, n_rows = _training_block(model)
     X = np.vstack([X_d, X_new])
     y = np.concatenate([y_d, y_new])
     mask = np.concatenate([mask_d, row_weights])
-    init, var = _warm_start(model, seed)
+    init, var = warm_start(model.posterior_, int(model.chains), seed)
     result = sample_nuts(model.family_, X, y, mask, chains=int(model.chains), warmup=int(model.warmup),
                          draws=int(model.draws), seed=seed, init_positions=init, inverse_mass_matrix=var)
     flat = result.samples.reshape(-1, model.family_.n_params)
