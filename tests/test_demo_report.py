@@ -115,3 +115,13 @@ def test_resample_indices_follow_the_weights_exactly():
     # Weights 1/4, 3/4 with n = 8: exactly 2 and 6 copies (systematic resampling has no extra noise).
     counts = np.bincount(resample_indices(np.array([0.25, 0.75]), 8, seed=1), minlength=2)
     assert counts.tolist() == [2, 6]
+
+
+def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path):
+    afile = tmp_path / "not-a-dir"
+    afile.write_text("x")
+    for args in (["demo", "--quick", "--out", str(afile)], ["report", "whatever", "--out", str(afile)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code in (2, 4) and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(afile)])
+    assert result.exit_code == 2 and "is not a directory" in result.stderr

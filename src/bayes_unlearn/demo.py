@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .report import format_value
+
 ProgressFactory = Callable[[str], AbstractContextManager]
 """``progress(description)`` → context manager yielding a ``(done, total)`` callback or None."""
 
@@ -226,9 +228,11 @@ class _Demo:
                 "agreement": report["pred_agreement"], "max |Δp|": report["max_abs_dp"],
                 "faithful": report["faithful"], "refit s": report["seconds_refit"],
             })
-            step.notes.append(f"{report['verdict']} (tolerance {report['tolerance_sd']:.2f} sd). The noise "
-                              "floor is the distance between two independent exact refits; agreement and "
-                              "|Δp| are on the test rows.")
+            verdict = report["verdict"]
+            if "tolerance" not in verdict:
+                verdict += f" (tolerance {report['tolerance_sd']:.2f} sd)"
+            step.notes.append(f"{verdict}. The noise floor is the distance between two independent exact "
+                              "refits; agreement and |Δp| are on the test rows.")
 
     def step_corrupt(self):
         from .evaluate.corruption import class_conditional_flips
@@ -358,8 +362,9 @@ def run_demo(out_dir, settings: DemoSettings | None = None, progress: ProgressFa
              on_step: Callable[[DemoStep], None] | None = None) -> DemoOutcome:
     """Run every demo step, write the report into ``out_dir``, and return what happened."""
     start = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from .report import prepare_output_dir
+
+    out_dir = prepare_output_dir(out_dir)
     demo = _Demo(out_dir, settings or DemoSettings(), progress or _no_progress, on_step or (lambda s: None))
     demo.run()
     with demo.progress("writing the report and plots"):
@@ -423,19 +428,4 @@ def write_demo_report(demo: _Demo) -> tuple[Path, Path]:
                         sections, intro=intro)
 
 
-def format_value(value) -> str:
-    """Table cell text: floats to 3 significant decimals, booleans as yes/NO, None as —."""
-    if value is None:
-        return "—"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "NO"
-    if isinstance(value, (float, np.floating)):
-        if not np.isfinite(value):
-            return "—"
-        if abs(value) >= 100:
-            return f"{value:.0f}"
-        return f"{value:.3f}"
-    return str(value)
-
-
-__all__ = ["DemoSettings", "DemoStep", "DemoOutcome", "run_demo", "demo_splits", "format_value"]
+__all__ = ["DemoSettings", "DemoStep", "DemoOutcome", "run_demo", "demo_splits"]

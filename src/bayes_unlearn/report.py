@@ -256,6 +256,20 @@ def plot_roc(scores: dict[str, np.ndarray], is_corrupted, path) -> Path:
 
 
 # ---- writing ------------------------------------------------------------------------------
+def prepare_output_dir(path) -> Path:
+    """Create the output directory; a path that exists as a file is a usage error, not a crash."""
+    from .errors import DataError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"--out {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the output directory {path}: {exc.strerror}") from None
+    return path
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path``, then rename: readers never see half a report."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -263,9 +277,22 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _cell(value) -> str:
-    from .demo import format_value
+def format_value(value) -> str:
+    """Table cell text: floats to 3 significant decimals, booleans as yes/NO, None as —."""
+    if value is None:
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "NO"
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "—"
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        return f"{value:.3f}"
+    return str(value)
 
+
+def _cell(value) -> str:
     return format_value(value)
 
 
@@ -309,8 +336,7 @@ code{background:#f3f3f3;padding:0 .2rem}.warning{color:#a00}"""
 
 def write_report(out_dir, title: str, sections: list[Section], intro: str = "") -> tuple[Path, Path]:
     """Write ``report.md`` (PNG files linked) and ``report.html`` (PNGs embedded) into ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_dir(out_dir)
     md = [f"# {title}", ""]
     body = [f"<h1>{html.escape(title)}</h1>"]
     if intro:
@@ -390,7 +416,7 @@ def model_report(model_dir, out_dir, refit: bool = False, seed: int = 0, progres
     from .serialize import load_model
 
     model = load_model(model_dir)
-    out_dir = Path(out_dir)
+    out_dir = prepare_output_dir(out_dir)
     info = model.info()
     w = info["weights"]
     fit = info["fit"]

@@ -12,7 +12,7 @@ from .app import app, command_guard, emit_json, progress_bar, quiet, stderr, std
 
 def step_table(step) -> Table:
     """A demo step as a Rich table: its rows, notes as caption, warnings in red."""
-    from ..demo import format_value
+    from ..report import format_value
 
     table = Table(title=f"{step.title}  [dim]({step.seconds:.1f} s)[/]", title_justify="left")
     columns = list(step.rows[0]) if step.rows else []
