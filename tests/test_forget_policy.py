@@ -18,6 +18,7 @@ from bayes_unlearn import BayesianLogisticRegression, load
 from bayes_unlearn.cli import app
 from bayes_unlearn.posterior import diagnose_weights
 from bayes_unlearn.unlearn.policy import (
+    AUTO_MAX_MEAN_ERROR,
     expected_max_abs_z,
     reweight_min_ess,
     reweight_verdict,
@@ -28,16 +29,16 @@ from bayes_unlearn.unlearn.policy import (
 
 
 def test_reweight_min_ess_follows_the_expected_worst_mean_error():
-    # d = 9: √(2 ln 18)/0.1 squared ≈ 578 samples of ESS for a worst error of 0.1 sd.
-    assert reweight_min_ess(4000, 9) == pytest.approx((expected_max_abs_z(9) / 0.1) ** 2)
-    assert 570 < reweight_min_ess(4000, 9) < 590
+    # d = 9: √(2 ln 18)/0.07 squared ≈ 1180 samples of ESS for a worst error of 0.07 sd.
+    assert reweight_min_ess(4000, 9) == pytest.approx((expected_max_abs_z(9) / AUTO_MAX_MEAN_ERROR) ** 2)
+    assert 1170 < reweight_min_ess(4000, 9) < 1190
     # Small candidate sets: keeping half the samples is enough (never below the ESS floor).
     assert reweight_min_ess(400, 9) == 200
     assert reweight_min_ess(100, 9) == 50
     assert reweight_min_ess(4000, 58) > reweight_min_ess(4000, 9)
     # Autocorrelated draws (bulk ESS = S/4) need 4× the Kish ESS, capped at half the samples.
     assert reweight_min_ess(4000, 9, efficiency=0.25) == 2000
-    assert reweight_min_ess(8000, 9, efficiency=0.25) == pytest.approx(4 * reweight_min_ess(8000, 9))
+    assert reweight_min_ess(40000, 9, efficiency=0.25) == pytest.approx(4 * reweight_min_ess(40000, 9))
     assert sample_efficiency({"ess_bulk_min": 500.0}, 2000) == 0.25
     assert sample_efficiency({"ess_bulk_min": 500.0, "sample_efficiency": 0.9}, 2000) == 0.9
 

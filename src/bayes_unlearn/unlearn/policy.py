@@ -18,7 +18,10 @@ import math
 
 from ..posterior import WeightDiagnostics, min_reliable_ess
 
-AUTO_MAX_MEAN_ERROR = 0.1  # in posterior sds; the fidelity target is 0.15 (DESIGN.md §5)
+# In posterior sds; the fidelity target is 0.15 (DESIGN.md §5). The formula is optimistic: after
+# 5 successive 2 % requests on Pima (Kish ESS 727 of 2000, k̂ 0.28) it predicted 0.09 sd and we
+# measured 0.150 sd against an exact refit, so the bound is set at 0.07 (≈ 0.11 sd in practice).
+AUTO_MAX_MEAN_ERROR = 0.07
 
 
 def expected_max_abs_z(n_params: int) -> float:
