@@ -183,30 +183,27 @@ class _Demo:
         self.figures["weights_after_one"] = model.posterior_.log_weights
 
     def step_forget_batch(self, model) -> None:
-        from .unlearn import methods, reweight_forget
+        from .unlearn import reweight_forget
 
         test_x, test_y = self.data["test"]
         rng = np.random.default_rng(self.settings.seed)
         remaining = [str(r) for r in model.row_ids_]
         n_batch = int(round(self.settings.large_batch_share * len(remaining)))
         batch = sorted(rng.choice(remaining, size=n_batch, replace=False).tolist(), key=int)
-        auto = "auto" in getattr(methods, "METHOD_NAMES", ())
-        method = "auto" if auto else "reweight"
         title = f"3. A large deletion: forget {n_batch} more rows ({self.settings.large_batch_share:.0%})"
-        position = {rid: j for j, rid in enumerate(map(str, model.row_ids_))}
+        # What reweighting alone would give, for the weights plot (auto decides on the same weights).
+        position = {rid: j for j, rid in enumerate(remaining)}
         reweight_only, _ = reweight_forget(model.posterior_, [position[r] for r in batch])
         self.figures["weights_batch_reweight_only"] = reweight_only.log_weights
         with self.step("forget-batch", title) as step:
-            with self.progress(f"forgetting {n_batch} rows ({method})"):
-                result = model.forget(batch, method=method)
+            with self.progress(f"forgetting {n_batch} rows (auto: reweight, else SMC, else refit)"):
+                result = model.forget(batch, method="auto")
             step.rows.append(forget_row(result) | {"test accuracy": model.score(test_x, test_y)})
             step.notes.append(f"method {result.method}: {result.reason}")
-            if not auto:
-                step.notes.append("The automatic policy (reweight → SMC → refit) is not available yet: "
-                                  "plain reweighting shown.")
             model_dir = self.out_dir / "model"
             model.save(model_dir)
-            step.notes.append(f"Model saved to `{model_dir}`: try `bayes-unlearn info {model_dir}`.")
+            step.notes.append(f"Model saved to `{model_dir}`: try `bayes-unlearn info {model_dir}` "
+                              f"or `bayes-unlearn verify {model_dir}`.")
         self.figures["forgotten"] = model.posterior_
         self.figures["ledger"] = list(model.ledger_)
 
