@@ -1,0 +1,107 @@
+"""Scoring throughput: per-row log-likelihoods, r(z) and PSIS-LOO for N rows × S samples.
+
+    .venv/bin/python benchmarks/bench_scoring.py [--json] [--rows 1000000] [--samples 4000]
+
+Synthetic logistic-regression rows (8 standardised features) and S posterior-like samples
+θ_s ~ Normal(θ*, 0.05²); the "after" weights of r(z) are a reweighting of the same samples
+by p(F|θ) for 50 synthetic failure rows. Everything goes through
+``bayes_unlearn.scoring.score_rows`` in row blocks of bounded size: the (S, N) matrix is
+never held. Reports wall seconds, rows per second and the peak resident memory of the
+process (ru_maxrss), against the targets (10⁶ × 4000 in ≤ 20 s and ≤ 2 GB), and the same
+per-row work through ArviZ's ``psislw`` on a small slice for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def synthetic(n_rows: int, n_samples: int, d: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    theta_star = rng.normal(size=d + 1)
+    theta = theta_star + 0.05 * rng.standard_normal((n_samples, d + 1))
+    X = rng.standard_normal((n_rows, d)).astype(np.float32)
+    p = 1 / (1 + np.exp(-(theta_star[0] + X @ theta_star[1:])))
+    y = (rng.random(n_rows) < p).astype(np.float32)
+    return theta, X, y
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--block-rows", type=int, default=None)
+    parser.add_argument("--arviz-rows", type=int, default=200, help="rows timed through az.psislw")
+    args = parser.parse_args()
+
+    from bayes_unlearn.inference.nuts import loglik_matrix
+    from bayes_unlearn.models import logistic_family
+    from bayes_unlearn.scoring import default_block_rows, score_rows
+
+    theta, X, y = synthetic(args.rows, args.samples)
+    family = logistic_family(X.shape[1])
+    failures = synthetic(50, 1, seed=1)[1:]
+    log_after = loglik_matrix(family, theta, *failures).sum(axis=1)  # reweight by p(F|θ)
+    rss_before = peak_rss_mb()
+
+    warm = min(args.rows, 4 * (args.block_rows or default_block_rows(args.samples)))
+    score_rows(family, theta, X[:warm], y[:warm], None, log_after, block_rows=args.block_rows)
+    start = time.perf_counter()
+    scores = score_rows(family, theta, X, y, None, log_after, block_rows=args.block_rows)
+    seconds = time.perf_counter() - start
+    peak = peak_rss_mb()
+
+    # ArviZ's per-row PSIS on a small slice (the dominant cost of LOO at this scale)
+    from bayes_unlearn.repair.loo import psis_loo_rows as arviz_loo
+
+    small = min(args.arviz_rows, args.rows)
+    ll_small = loglik_matrix(family, theta, X[:small], y[:small])
+    arviz_loo(ll_small[:, :10])  # import and warm up
+    t = time.perf_counter()
+    elpd_ref, k_ref = arviz_loo(ll_small)
+    arviz_rows_per_s = small / (time.perf_counter() - t)
+
+    result = {
+        "rows": args.rows, "samples": args.samples, "cores": os.cpu_count(),
+        "block_rows": args.block_rows or default_block_rows(args.samples),
+        "seconds": seconds, "rows_per_second": args.rows / seconds,
+        "peak_rss_mb": peak, "peak_rss_mb_before_scoring": rss_before,
+        "target_seconds": 20.0, "target_peak_mb": 2048.0,
+        # linear in N × S: the 10⁶ × 4000 time from this run's throughput
+        "seconds_at_1e6_x_4000": seconds * (1e6 / args.rows) * (4000 / args.samples),
+        "meets_time_target": seconds * (1e6 / args.rows) * (4000 / args.samples) <= 20.0,
+        "meets_memory_target": peak <= 2048.0,
+        "arviz_psislw_rows_per_second": arviz_rows_per_s,
+        "max_abs_diff_elpd_vs_arviz": float(np.max(np.abs(scores["elpd_loo"][:small] - elpd_ref))),
+        "max_abs_diff_k_vs_arviz": float(np.max(np.abs(scores["pareto_k"][:small] - k_ref))),
+        "pareto_k_max": float(np.max(scores["pareto_k"])),
+        "load_average_1min": os.getloadavg()[0],
+    }
+    print(f"{args.rows} rows × {args.samples} samples: {seconds:.1f} s, "
+          f"{result['rows_per_second']:,.0f} rows/s, peak RSS {peak:,.0f} MB "
+          f"(targets ≤ 20 s, ≤ 2048 MB); at 10⁶ × 4000: {result['seconds_at_1e6_x_4000']:.0f} s")
+    print(f"ArviZ psislw per row: {arviz_rows_per_s:,.0f} rows/s "
+          f"→ {args.rows / arviz_rows_per_s:,.0f} s for the LOO part alone")
+    print(f"vs ArviZ on {small} rows: max |Δ elpd| {result['max_abs_diff_elpd_vs_arviz']:.1e}, "
+          f"max |Δ k̂| {result['max_abs_diff_k_vs_arviz']:.1e}; load average {result['load_average_1min']:.1f}")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

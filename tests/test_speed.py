@@ -1,0 +1,149 @@
+"""The export cache of traced samplers, lazy imports, and the block scorer (vs ArviZ)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bayes_unlearn.inference import export_cache, nuts
+from bayes_unlearn.inference.nuts import loglik_matrix, sample_nuts
+from bayes_unlearn.models import logistic_family
+
+SMALL = {"chains": 2, "warmup": 100, "draws": 100, "seed": 3}
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = (rng.random(60) < 1 / (1 + np.exp(-(0.5 + X @ np.array([1.0, -1.0, 0.5]))))).astype(float)
+    return X, y
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty export cache and no sampler built yet in this process."""
+    monkeypatch.setenv("BAYES_UNLEARN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BAYES_UNLEARN_NO_CACHE", raising=False)
+    monkeypatch.setattr(nuts, "_compiled", {})
+    monkeypatch.setattr(nuts, "_loglik_fns", {})
+    return tmp_path / "cache" / "exported"
+
+
+def _fit(X, y):
+    nuts._compiled.clear()
+    return sample_nuts(logistic_family(3), X, y, **SMALL)
+
+
+def test_export_round_trip_gives_the_plain_jit_samples(data, fresh_cache, monkeypatch):
+    X, y = data
+    first = _fit(X, y)  # traces, exports, writes the entries
+    entries = sorted(p.name for p in fresh_cache.glob("*.jaxexport"))
+    assert any(n.startswith("nuts-warmup-") for n in entries)
+    assert any(n.startswith("nuts-sample-") for n in entries)
+    second = _fit(X, y)  # served from the files: no tracing
+    monkeypatch.setenv("BAYES_UNLEARN_NO_CACHE", "1")
+    plain = _fit(X, y)  # plain jax.jit
+    np.testing.assert_array_equal(first.samples, second.samples)
+    np.testing.assert_array_equal(first.samples, plain.samples)
+    np.testing.assert_array_equal(first.num_integration_steps, plain.num_integration_steps)
+    assert first.warmup_integration_steps.shape == (SMALL["chains"],)
+    assert first.n_gradient_evaluations_total > first.n_gradient_evaluations > 0
+
+
+def test_disabled_cache_writes_nothing(data, fresh_cache, monkeypatch):
+    monkeypatch.setenv("BAYES_UNLEARN_NO_CACHE", "1")
+    _fit(*data)
+    assert not fresh_cache.exists() or not list(fresh_cache.iterdir())
+
+
+def test_corrupted_entry_falls_back_and_is_rewritten(data, fresh_cache):
+    X, y = data
+    reference = _fit(X, y)
+    for path in fresh_cache.glob("*.jaxexport"):
+        path.write_bytes(b"bayes-unlearn-export 1 garbage\n" + b"\x00" * 100)
+    again = _fit(X, y)
+    np.testing.assert_array_equal(reference.samples, again.samples)
+    for path in fresh_cache.glob("*.jaxexport"):  # replaced by valid entries
+        key = path.stem.rsplit("-", 1)[1]
+        assert export_cache.load_exported(path, key) is not None
+
+
+def test_function_that_cannot_be_exported_is_returned_unchanged(fresh_cache):
+    def not_jitted(x):
+        return x + 1
+
+    fn = export_cache.cached_jit("plain", "test", not_jitted, (np.zeros(3, np.float32),))
+    assert fn is not_jitted
+
+
+def test_cache_key_changes_with_what_determines_the_code():
+    args = (np.zeros((4, 2), np.float32),)
+    key = export_cache.cache_key("f", ("logistic", 3), args)
+    assert key == export_cache.cache_key("f", ("logistic", 3), args)
+    assert key != export_cache.cache_key("f", ("logistic", 4), args)
+    assert key != export_cache.cache_key("f", ("logistic", 3), (np.zeros((4, 3), np.float32),))
+    assert key != export_cache.cache_key("f", ("logistic", 3), (np.zeros((4, 2), np.int32),))
+
+
+def test_prng_key_matches_jax():
+    import jax
+
+    for seed in (0, 1, 12345, 2**32 - 1, 2**32 + 7, -3):
+        np.testing.assert_array_equal(nuts.prng_key(seed), np.asarray(jax.random.PRNGKey(seed)))
+
+
+def test_sampler_import_does_not_load_blackjax_or_sklearn():
+    code = ("import sys, bayes_unlearn.inference.nuts; "
+            "print(sorted(m for m in ('blackjax', 'sklearn', 'pandas', 'arviz') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ---- block scorer ---------------------------------------------------------------------------
+def _loglik(n_rows=40, n_samples=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = np.array([0.3, 1.0, -0.5, 0.8]) + 0.3 * rng.standard_normal((n_samples, 4))
+    X = rng.standard_normal((n_rows, 3))
+    y = (rng.random(n_rows) < 0.5).astype(float)
+    return theta, X, y
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_block_psis_loo_matches_arviz(weighted):
+    from bayes_unlearn.repair.loo import psis_loo_rows as arviz_rows
+    from bayes_unlearn.scoring import psis_loo_rows
+
+    theta, X, y = _loglik()
+    family = logistic_family(3)
+    ll = loglik_matrix(family, theta, X, y)
+    log_w = np.random.default_rng(1).normal(0, 0.5, len(theta)) if weighted else None
+    elpd, k = psis_loo_rows(ll, log_w, block_rows=16)  # 40 rows: 3 blocks, the last padded
+    elpd_ref, k_ref = arviz_rows(ll, log_w)
+    np.testing.assert_allclose(elpd, elpd_ref, atol=1e-3)
+    np.testing.assert_allclose(k, k_ref, atol=1e-3)
+    assert np.ptp(k_ref) > 0.1  # the rows differ: the comparison is not vacuous
+
+
+def test_score_rows_gives_the_exact_influence_and_means():
+    from bayes_unlearn.repair.influence import influence_scores
+    from bayes_unlearn.scoring import score_rows
+
+    theta, X, y = _loglik(n_rows=30, n_samples=800, seed=2)
+    family = logistic_family(3)
+    ll = loglik_matrix(family, theta, X, y)
+    after = ll[:, :5].sum(axis=1)  # reweighting by p(F|θ), F = the first five rows
+    scores = score_rows(family, theta, X, y, None, after, block_rows=8)
+    expected = influence_scores(ll, np.zeros(len(theta)), ll, after)
+    np.testing.assert_allclose(scores["influence"], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(scores["loglik_mean"], ll.mean(axis=0), rtol=1e-5, atol=1e-6)
+    # tilting by p(F|θ) can only raise E[log p(F|θ)]: Σ_{i∈F} r(z_i) = −Cov(f, e^f)/E[e^f] < 0
+    assert scores["influence"][:5].sum() < 0
+    from bayes_unlearn.repair.loo import psis_loo_rows as arviz_rows
+
+    elpd_ref, k_ref = arviz_rows(ll)
+    np.testing.assert_allclose(scores["elpd_loo"], elpd_ref, atol=1e-3)
+    np.testing.assert_allclose(scores["pareto_k"], k_ref, atol=1e-3)
