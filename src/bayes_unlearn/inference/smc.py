@@ -43,18 +43,17 @@ from .._runtime import configure_jax
 
 configure_jax()
 
-import blackjax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-from blackjax.smc import resampling  # noqa: E402
-from blackjax.smc.ess import log_ess  # noqa: E402
-from blackjax.smc.solver import dichotomy  # noqa: E402
-from blackjax.smc.tempered import TemperedSMCState  # noqa: E402
 
 from ..models.base import ModelFamily  # noqa: E402
 from ..posterior import min_reliable_ess  # noqa: E402
 from ..weights import effective_sample_size, normalize_log_weights  # noqa: E402
-from .nuts import family_signature  # noqa: E402
+from . import export_cache  # noqa: E402
+from .nuts import _family_code, family_signature  # noqa: E402
+
+# BlackJAX is imported where the stage is traced: a fresh process that finds the traced stage
+# in the export cache does not pay for importing it.
 
 # ---- the tempered target (pure) ------------------------------------------------------------
 
@@ -73,6 +72,12 @@ def tempered_log_density(family: ModelFamily, theta, X, y, base_mask, delta_weig
 def delta_log_likelihood(family: ModelFamily, theta, X, y, delta_weights):
     """d/dβ log target_β(θ) = Σ_i delta_weights_i · log p(z_i|θ) (BlackJAX's 'log-likelihood')."""
     return jnp.sum(delta_weights * family.loglik_rows(theta, X, y))
+
+
+def log_ess(log_weights):
+    """log ESS = 2 logsumexp(log w) − logsumexp(2 log w) (as ``blackjax.smc.ess.log_ess``)."""
+    lse = jax.scipy.special.logsumexp
+    return 2 * lse(log_weights) - lse(2 * log_weights)
 
 
 def log_ess_fraction(log_weights):
@@ -190,15 +195,24 @@ class SMCResult:
 _stages: dict = {}
 
 
-def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool):
-    """One jitted SMC stage for a family and settings, compiled once per process (and shape)."""
-    key = (family_signature(family), num_mcmc_steps, dense)
+def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool, example_args):
+    """One jitted SMC stage for a family, settings and shapes, built once per process.
+
+    Served from the export cache when possible (no Python tracing in a fresh process).
+    """
+    shapes = tuple(tuple(np.shape(a)) for a in example_args)
+    key = (family_signature(family), num_mcmc_steps, dense, shapes)
     if key in _stages:
         return _stages[key]
 
     def stage(rng_key, particles, log_weights, beta, step_size, max_increment, target_ess, X, y,
               base_mask, delta_weights):
         loglikelihood_fn = partial(delta_log_likelihood, family, X=X, y=y, delta_weights=delta_weights)
+
+        import blackjax
+        from blackjax.smc import resampling
+        from blackjax.smc.solver import dichotomy
+        from blackjax.smc.tempered import TemperedSMCState
 
         # 1. Δβ such that the reweighted particles keep an ESS of target_ess·S.
         increments = jax.vmap(loglikelihood_fn)(particles)
@@ -246,7 +260,8 @@ def _stage_fn(family: ModelFamily, num_mcmc_steps: int, dense: bool):
         }
         return new_state.particles, next_beta, next_step_size(step_size, acceptance), record
 
-    compiled = jax.jit(stage)
+    description = (family_signature(family), _family_code(family), num_mcmc_steps, dense)
+    compiled = export_cache.cached_jit("smc-stage", description, jax.jit(stage), example_args)
     _stages[key] = compiled
     return compiled
 
@@ -308,12 +323,13 @@ def tempered_smc(
     initial_ess = effective_sample_size(log_weights)
     data = (jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32),
             jnp.asarray(base_mask, jnp.float32), jnp.asarray(delta_weights, jnp.float32))
-    stage = _stage_fn(family, int(num_mcmc_steps), use_dense_metric(n_particles, n_params))
-
     eps = jnp.float32(initial_step_size(n_params) if step_size is None else step_size)
     log_w = jnp.asarray(log_weights, jnp.float32)
     beta = 0.0
     key = jax.random.PRNGKey(seed)
+    scalar = jnp.float32(0.0)
+    stage = _stage_fn(family, int(num_mcmc_steps), use_dense_metric(n_particles, n_params),
+                      (key, particles, log_w, scalar, scalar, scalar, scalar, *data))
     history: list[dict] = []
     while beta < 1.0 and len(history) < max_stages:
         key, sub = jax.random.split(key)
