@@ -373,15 +373,18 @@ def repair_section(rep: dict, out_dir: Path):
     from .report import Figure, Section, plot_influence, plot_roc
 
     names = {"influence": "influence r(z) (failures F)", "feedback": "r(z) from all feedback rows",
-             "loo": "PSIS-LOO surprise (−elpd)", "cleanlab": "cleanlab (1 − out-of-fold p(label))"}
+             "loo": "PSIS-LOO surprise (−elpd)", "combined": "combined rank (feedback r(z) and LOO)",
+             "cleanlab": "cleanlab (1 − out-of-fold p(label))"}
     section = Section("Finding the corrupted rows")
     section.paragraphs.append(
         "Scores of every training row under the detectors (higher = more suspect), against the rows "
         "whose labels the demo corrupted. `influence` is the report's r(z) with the failure set F; "
-        "`feedback` uses every feedback row; `loo` is the PSIS-LOO surprise of the row; cleanlab (when "
+        "`feedback` uses every feedback row; `loo` is the PSIS-LOO surprise of the row; `combined` "
+        "averages the feedback and LOO ranks; cleanlab (when "
         "installed) scores 1 − p(given label) from 5-fold cross-validated logistic regression.")
     chosen = rep["detector"]
-    cutoffs = {} if chosen == "loo" else {"r(z) > 0 (the report's rule)": 0.0}
+    # r(z) > 0 is the report's rule for the two influence scores; LOO and rank scores have no zero.
+    cutoffs = {"r(z) > 0 (the report's rule)": 0.0} if chosen in ("influence", "feedback") else {}
     if rep["k"]:
         cutoffs[f"top-K cut-off (K = {rep['k']}, chosen on feedback)"] = float(np.sort(rep["scores"])[-rep["k"]])
     section.figures.append(Figure(

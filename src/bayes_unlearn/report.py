@@ -190,7 +190,8 @@ def plot_ledger(ledger: list[dict], n_samples: int, path) -> Path:
     bar_colors = [colors[e["method"]] for e in ledger]
     ess_ax.bar(x, [e["ess"] for e in ledger], color=bar_colors, alpha=0.85, width=0.6)
     for xi, e in zip(x, ledger):
-        ess_ax.annotate(f"{len(e['row_ids'])} rows", (xi, e["ess"]), ha="center", va="bottom", fontsize=8)
+        n = len(e["row_ids"])
+        ess_ax.annotate(f"{n} row{'s' if n != 1 else ''}", (xi, e["ess"]), ha="center", va="bottom", fontsize=8)
     ess_ax.axhline(min_reliable_ess(n_samples), color="grey", ls="--", lw=1)
     ess_ax.set_yscale("log")
     ess_ax.set_ylim(0.8, n_samples * 2)
@@ -209,7 +210,8 @@ def plot_ledger(ledger: list[dict], n_samples: int, path) -> Path:
     handles = [Patch(color=colors[m], label=m) for m in methods] + [
         Line2D([], [], color="grey", ls="--", label="ESS floor"),
         Line2D([], [], color="black", ls=":", label="k̂ limit")]
-    ess_ax.legend(handles=handles, fontsize=8, loc="upper right", ncol=len(handles))
+    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=len(handles), frameon=False,
+               bbox_to_anchor=(0.5, -0.04))
     ess_ax.set_title("Request ledger: weight diagnostics after each forget request")
     return _save(fig, path)
 
