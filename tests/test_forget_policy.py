@@ -258,3 +258,26 @@ def test_small_features_frame_still_predicts_after_smc_and_refit():
     assert model.posterior_.samples.shape[:2] == (2, 200)
     p_refit = model.predict_proba(X)[:, 1]
     assert np.all((p_smc >= 0) & (p_smc <= 1)) and np.max(np.abs(p_smc - p_refit)) < 0.15
+
+
+@pytest.mark.parametrize("method", ["smc", "refit"])
+def test_regenerating_methods_also_remove_the_rows_from_the_directory(tmp_path, method):
+    from _core_models import MARKER
+
+    model = fitted_binary_model()
+    path = tmp_path / "m"
+    model.save(path)
+
+    def directory_bytes():
+        return b"".join(p.read_bytes() for p in path.rglob("*") if p.is_file())
+
+    assert repr(MARKER).encode() in directory_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.forget([5], method=method)  # the row holding the marker value
+    model.save(path)
+    data = directory_bytes()
+    assert repr(MARKER).encode() not in data and np.asarray(MARKER).tobytes() not in data
+    loaded = load(path)
+    assert "5" not in set(loaded.row_ids_) and loaded.posterior_.loglik.shape[1] == 79
+    assert loaded.samples_saw_forgotten_rows_ is False and loaded.fit_info_["regenerated_by"] == method
