@@ -24,7 +24,8 @@ from bayes_unlearn.repair import (
     select_top_k,
     update_posterior,
 )
-from bayes_unlearn.repair.choice import stratified_folds
+from bayes_unlearn.repair.choice import paired_gain, stratified_folds
+from bayes_unlearn.repair.detectors import mean_rank
 from bayes_unlearn.repair.failures import failure_mask
 from bayes_unlearn.repair.selection import candidate_ks
 
@@ -74,6 +75,21 @@ def test_selection_rules():
         select_top_k(scores, 5)
     ks = candidate_ks(200)
     assert ks[0] == 0 and ks == sorted(set(ks)) and max(ks) == 100
+
+
+def test_mean_rank_combines_scores_on_a_common_scale():
+    a = np.array([10.0, 20.0, 30.0, 40.0])
+    b = np.array([0.4, 0.1, 0.3, 0.2])  # another scale entirely
+    assert np.allclose(mean_rank(a, b), [(0.25 + 1.0) / 2, (0.5 + 0.25) / 2, (0.75 + 0.75) / 2, (1.0 + 0.5) / 2])
+
+
+def test_paired_gain_is_mean_and_standard_error_of_differences():
+    a = np.array([1.0, 2.0, 3.0, 6.0])
+    b = np.array([0.0, 1.0, 1.0, 2.0])
+    mean, se = paired_gain(a, b)
+    diff = a - b
+    assert mean == pytest.approx(2.0)
+    assert se == pytest.approx(diff.std(ddof=1) / 2.0)
 
 
 def test_stratified_folds_partition_and_balance():

@@ -104,10 +104,9 @@ def repair(model, feedback_X, feedback_y, *, detector: str = "auto", select: str
     choice = None
     if detector == "auto" or select == "auto":
         candidates = list(DETECTORS) if detector == "auto" else [detector]
-        if select == "positive":
-            candidates = [d for d in candidates if d in ("influence", "feedback")]
-        choice = choose(ctx, ["feedback", *[d for d in candidates if d != "feedback"]]
-                        if "feedback" in candidates else candidates, select=select, k=k, folds=folds)
+        if select == "positive":  # the r > 0 rule: feedback r(z) preferred, the report's as alternative
+            candidates = [d for d in ("feedback", "influence") if d in candidates]
+        choice = choose(ctx, candidates, select=select, k=k, folds=folds)
         notes += choice.notes
         detector = choice.detector
         if select == "auto":

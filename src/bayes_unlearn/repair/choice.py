@@ -58,9 +58,25 @@ def _removal_masks(base_mask, order, ks) -> np.ndarray:
     return masks
 
 
+PREFERRED_DETECTOR = "combined"  # the most robust across corruption families (see detectors.py)
+SWITCH_STANDARD_ERRORS = 2.0  # another detector must beat it by this many paired standard errors
+
+
+def paired_gain(a, b) -> tuple[float, float]:
+    """Mean and standard error of the per-row difference a − b of held-out log-likelihoods."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+
+
 def choose(ctx: FeedbackContext, detectors, select: str = "auto", k: int | None = None,
            folds: int = 3) -> AutoChoice:
-    """Pick (detector, K) by cross-fitted held-out log-likelihood on the feedback set."""
+    """Pick (detector, K) by cross-fitted held-out log-likelihood on the feedback set.
+
+    K: the best value for each detector. Detector: the preferred one (``combined``, or the first
+    listed) unless another beats it by more than SWITCH_STANDARD_ERRORS paired standard errors
+    of the per-row held-out log-likelihood — comparing maxima of noisy curves otherwise picks
+    a detector by luck.
+    """
     model = ctx.model
     n_rows = len(model.row_ids_)
     X_d, y_d, mask_d = model.training_arrays()
@@ -72,9 +88,10 @@ def choose(ctx: FeedbackContext, detectors, select: str = "auto", k: int | None 
     fold_masks = stratified_folds(ctx.y, n_folds, ctx.seed)
     ks = candidate_ks(n_rows) if select == "auto" else ([int(k)] if select == "top-k" else None)
     notes: list[str] = []
-    totals: dict[tuple[str, int | str], float] = {}
+    # (detector, K) → per-feedback-row held-out log-likelihood, each row predicted once.
+    heldout: dict[tuple[str, int | str], np.ndarray] = {}
     theta0 = map_estimates(model.family_, X_d, y_d, mask_d[None, :], init)
-    baseline = float(plugin_loglik(model.family_, theta0, ctx.X, ctx.y).sum())
+    baseline_rows = plugin_loglik(model.family_, theta0, ctx.X, ctx.y)[0]
     for det in detectors:
         per_k: dict = {}
         try:
@@ -84,23 +101,41 @@ def choose(ctx: FeedbackContext, detectors, select: str = "auto", k: int | None 
                 fold_ks = ks if ks is not None else [int((scores > 0).sum())]
                 fold_ks = [min(kk, n_rows - 1) for kk in fold_ks]
                 thetas = map_estimates(model.family_, X_d, y_d, _removal_masks(mask_d, order, fold_ks), init)
-                ll = plugin_loglik(model.family_, thetas, ctx.X[held], ctx.y[held]).sum(axis=1)
+                ll = plugin_loglik(model.family_, thetas, ctx.X[held], ctx.y[held])
                 for j, kk in enumerate(fold_ks):
                     key = kk if ks is not None else "positive"
-                    per_k[key] = per_k.get(key, 0.0) + float(ll[j])
+                    per_k.setdefault(key, np.zeros(len(ctx.y)))[held] = ll[j]
         except RequestError as exc:
             notes.append(f"{det} left out of the automatic choice: {exc}")
             continue
-        for key, total in per_k.items():
-            totals[(det, key)] = total / len(ctx.y)
-    if not totals:
+        for key, rows in per_k.items():
+            heldout[(det, key)] = rows
+    if not heldout:
         raise RequestError("no detector could be evaluated on this feedback set: " + "; ".join(notes))
-    # Highest held-out log-likelihood; ties go to the smaller removal, then to the listed order.
-    order_of = {d: i for i, d in enumerate(detectors)}
-    best = max(totals, key=lambda dk: (round(totals[dk], 10),
-                                       -(dk[1] if isinstance(dk[1], int) else 0), -order_of[dk[0]]))
+    totals = {dk: float(v.mean()) for dk, v in heldout.items()}
+    # Each detector's best K (ties: the smaller removal).
+    best_k: dict = {}
+    for det in detectors:
+        keys = [kk for (d, kk) in totals if d == det]
+        if keys:
+            best_k[det] = max(keys, key=lambda kk: (round(totals[(det, kk)], 10),
+                                                    -(kk if isinstance(kk, int) else 0)))
+    evaluated = [d for d in detectors if d in best_k]
+    chosen = PREFERRED_DETECTOR if PREFERRED_DETECTOR in evaluated else evaluated[0]
+    reference = heldout[(chosen, best_k[chosen])]
+    best_other, best_z = None, SWITCH_STANDARD_ERRORS
+    for det in evaluated:
+        if det == chosen:
+            continue
+        gain, se = paired_gain(heldout[(det, best_k[det])], reference)
+        z = gain / se if se > 0 else (np.inf if gain > 0 else 0.0)
+        if z > best_z:
+            best_other, best_z = det, z
+    if best_other is not None:
+        notes.append(f"{best_other} beat {chosen} on the held-out feedback rows by {best_z:.1f} standard errors")
+        chosen = best_other
     table = [{"detector": d, "k": kk, "heldout_loglik": v} for (d, kk), v in sorted(
-        totals.items(), key=lambda item: (order_of[item[0][0]], str(item[0][1]).zfill(8)))]
-    det, kk = best
-    return AutoChoice(det, kk if isinstance(kk, int) else None, "top-k" if isinstance(kk, int) else "positive",
-                      totals[best], baseline / len(ctx.y), n_folds, table, notes)
+        totals.items(), key=lambda item: (evaluated.index(item[0][0]), str(item[0][1]).zfill(8)))]
+    kk = best_k[chosen]
+    return AutoChoice(chosen, kk if isinstance(kk, int) else None, "top-k" if isinstance(kk, int) else "positive",
+                      totals[(chosen, kk)], float(baseline_rows.mean()), n_folds, table, notes)
