@@ -210,7 +210,7 @@ def summarize(records: list[StudyRecord]) -> list[dict]:
                 row[metric + "_sd"] = s
             row["n_seeds"] = len(recs)
             rows.append(row)
-        for det in ("influence", "feedback", "loo", "cleanlab"):
+        for det in dict.fromkeys(d for r in recs for d in r.detectors):
             m, s, n = mean_sd(r.detectors.get(det) for r in recs)
             if n:
                 rows.append({"dataset": dataset, "corruption": corruption, "method": f"detector:{det}",
