@@ -368,7 +368,9 @@ def tempered_smc(
 # ---- verdict (pure) ----------------------------------------------------------------------
 
 MIN_ACCEPTANCE = 0.2
-MIN_UNIQUE_FRACTION = 0.5
+# A healthy run leaves ≥ 99 % distinct particles after resampling and 2 HMC moves (Pima, spambase);
+# on spambase (25 % random deletion) 83 % distinct marked stuck particles and a result 0.73 sd off.
+MIN_UNIQUE_FRACTION = 0.95
 MAX_LAG_CORRELATION = 0.9
 MIN_INITIAL_ESS = 20.0
 
