@@ -178,7 +178,7 @@ def _cell(value, quantity: str) -> str:
     """Shares as percentages (the quantity's label says %), F1 with 3 decimals, counts as integers."""
     if value is None:
         return "—"
-    if quantity.startswith("|C|"):
+    if quantity.startswith("|C|") or quantity.endswith("ESS"):
         return f"{value:.0f}"
     return f"{100 * value:.1f}" if _is_share(quantity) else f"{value:.3f}"
 
@@ -200,7 +200,8 @@ def reproduce_table(result: dict, protocols) -> Table:
     table.caption = ("leaky = the report's protocol: F is found on the test rows, which then score the repair "
                      "(the test set informed the repair). three-way: F and every choice come from feedback "
                      "rows; the test rows only score. 'unlearned C' forgets C by reweighting (report's rule) "
-                     "or by the model's default forget method (auto).")
+                     "or by the model's default forget method (auto); an ESS of a few samples means the "
+                     "reweighted numbers are unreliable.")
     table.caption_justify = "left"
     return table
 

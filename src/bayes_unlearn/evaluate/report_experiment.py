@@ -100,10 +100,13 @@ PROTOCOLS = ("leaky (report's protocol)", "three-way, report's rule", "three-way
 TABLE_ROWS = [("clean", "accuracy"), ("clean", "f1"), ("corrupted", "accuracy"), ("corrupted", "f1"),
               ("retrained without C", "accuracy"), ("retrained without C", "f1"),
               ("unlearned C", "accuracy"), ("unlearned C", "f1"),
-              ("share of corrupted rows in C", None), ("|C|", None), ("precision of C", None)]
+              ("share of corrupted rows in C", None), ("|C|", None), ("precision of C", None),
+              ("forget ESS", None)]
 
 
 def _value(rec: dict, name: str, metric: str | None):
+    if name == "forget ESS":  # how far the unlearned-C numbers can be trusted
+        return (rec.get("forget") or {}).get("ess")
     v = rec.get(name)
     if metric is not None:
         return None if not isinstance(v, dict) else v.get(metric)
