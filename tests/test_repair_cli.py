@@ -81,3 +81,25 @@ def test_repair_bad_input_exit_codes(files, feedback, extra, code, message):
 def test_repair_missing_model_is_exit_4(files, tmp_path):
     result = run_cli("repair", tmp_path / "nothing", "--feedback", files / "feedback.csv")
     assert result.exit_code == 4
+
+
+def test_reproduce_bad_input_exit_codes(tmp_path):
+    missing = run_cli("reproduce", "--data", tmp_path / "nope.csv", "--seeds", "1")
+    assert missing.exit_code == 2 and "not found" in missing.stderr
+    bad_update = run_cli("reproduce", "--update", "magic", "--seeds", "1")
+    assert bad_update.exit_code == 3 and "unknown --update" in bad_update.stderr
+
+
+def test_reproduce_table_shows_the_report_numbers_beside_each_protocol():
+    from rich.console import Console
+
+    from bayes_unlearn.cli.repair import reproduce_table
+    from bayes_unlearn.evaluate.report_experiment import PROTOCOLS, REPORT_NUMBERS
+
+    cell = {"mean": 0.5, "sd": 0.1, "n": 2}
+    result = {"seeds": 2, "table": [{"quantity": "clean accuracy", "report": REPORT_NUMBERS["clean"]["accuracy"],
+                                     **{p: cell for p in PROTOCOLS}}]}
+    console = Console(width=200, record=True)
+    console.print(reproduce_table(result, PROTOCOLS))
+    text = console.export_text()
+    assert "73.4" in text and "50.0 ± 10.0" in text and "leaky (report's protocol)" in text
