@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bayes_unlearn.cli import app
-from bayes_unlearn.report import resample_indices
+from bayes_unlearn.weights import systematic_resample
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -109,11 +109,11 @@ def test_report_of_a_missing_model_is_one_line_exit_4(tmp_path):
 
 def test_resample_indices_follow_the_weights_exactly():
     # Systematic resampling with n = S and equal weights returns every sample once.
-    assert sorted(resample_indices(np.full(5, 0.2), 5, seed=3).tolist()) == [0, 1, 2, 3, 4]
+    assert sorted(systematic_resample(np.full(5, 0.2), 5, seed=3).tolist()) == [0, 1, 2, 3, 4]
     # All the weight on one sample: every draw is that sample.
-    assert resample_indices(np.array([0.0, 1.0, 0.0]), 7).tolist() == [1] * 7
+    assert systematic_resample(np.array([0.0, 1.0, 0.0]), 7).tolist() == [1] * 7
     # Weights 1/4, 3/4 with n = 8: exactly 2 and 6 copies (systematic resampling has no extra noise).
-    counts = np.bincount(resample_indices(np.array([0.25, 0.75]), 8, seed=1), minlength=2)
+    counts = np.bincount(systematic_resample(np.array([0.25, 0.75]), 8, seed=1), minlength=2)
     assert counts.tolist() == [2, 6]
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from .posterior import WeightedPosterior
+from .weights import systematic_resample
 
 # Colours shared by every plot: one per posterior / detector, stable across figures.
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
@@ -64,23 +65,11 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def resample_indices(weights, n: int, seed: int = 0) -> np.ndarray:
-    """Systematic resampling: n sample indices whose empirical distribution follows ``weights``.
-
-    Turns a weighted candidate set into equally weighted draws that ArviZ can plot; with a
-    collapsed set (tiny ESS) the draws repeat a few samples, which is what the plot should show.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    cdf = np.cumsum(w / w.sum())
-    positions = (np.random.default_rng(seed).uniform() + np.arange(n)) / n
-    return np.minimum(np.searchsorted(cdf, positions), len(w) - 1)
-
-
 def equal_weight_draws(posterior: WeightedPosterior, seed: int = 0) -> np.ndarray:
     """(S, d) draws with equal weights: the samples themselves if unweighted, else resampled."""
     if not posterior.is_weighted:
         return posterior.flat_samples
-    idx = resample_indices(posterior.weights, posterior.n_samples, seed)
+    idx = systematic_resample(posterior.weights, posterior.n_samples, seed)
     return posterior.flat_samples[idx]
 
 

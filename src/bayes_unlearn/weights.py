@@ -70,3 +70,11 @@ def weighted_quantiles(values, weights, quantiles) -> np.ndarray:
     for j in range(flat_vals.shape[1]):
         out[:, j] = np.interp(qs, flat_cdf[:, j], flat_vals[:, j])
     return out.reshape((len(qs),) + values.shape[1:])
+
+
+def systematic_resample(weights, n: int, seed: int = 0) -> np.ndarray:
+    """Systematic resampling: n sample indices whose empirical distribution follows ``weights``."""
+    w = np.asarray(weights, dtype=np.float64)
+    cdf = np.cumsum(w / w.sum())
+    positions = (np.random.default_rng(seed).random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(cdf, positions), len(w) - 1)

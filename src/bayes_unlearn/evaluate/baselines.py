@@ -42,7 +42,8 @@ def cleanlab_baseline(X, y, seed: int = 0) -> dict | None:
 
     y = np.asarray(y).astype(int)
     proba = out_of_fold_probabilities(X, y, seed)
-    flagged = find_label_issues(labels=y, pred_probs=proba)
+    # n_jobs=1: cleanlab's multiprocessing would fork a process that holds JAX's threads
+    flagged = find_label_issues(labels=y, pred_probs=proba, n_jobs=1)
     return {"scores": 1.0 - proba[np.arange(len(y)), y], "flagged": np.asarray(flagged, bool)}
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..weights import systematic_resample
+
 
 def warm_start(posterior, n_chains: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(chains, d) initial points drawn by weight (systematic resampling) and the weighted variances."""
-    rng = np.random.default_rng(seed)
-    w = posterior.weights
-    u = (rng.random() + np.arange(n_chains)) / n_chains
-    idx = np.minimum(np.searchsorted(np.cumsum(w), u), len(w) - 1)
+    idx = systematic_resample(posterior.weights, n_chains, seed)
     variances = np.maximum(np.diag(posterior.cov()), 1e-8)
     return posterior.flat_samples[idx], variances
 
