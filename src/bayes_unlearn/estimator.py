@@ -324,45 +324,39 @@ class BayesianModel(BaseEstimator):
         save_model(self, path)
 
 
-class BayesianLogisticRegression(BayesianModel):
-    """Binary Bayesian logistic regression, p(y=1|x,θ) = σ(b + wᵀx) — the report's model."""
-
-    family_name = "logistic"
+class _BayesianClassifier(BayesianModel):
+    """Classes, predicted labels and accuracy shared by the binary and softmax families."""
 
     @property
     def classes_(self) -> np.ndarray:
         self._check_fitted()  # a clear RequestError, not an AttributeError, before fit()
         return np.asarray(self.target_encoding_.classes, dtype=object)
+
+    def predict(self, X) -> np.ndarray:
+        # argmax over (1 − p, p) is "p > 0.5" for the binary model: ties go to the first class
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y) -> float:
+        return float(np.mean(self.predict(X).astype(str) == np.asarray(y).astype(str)))
+
+
+class BayesianLogisticRegression(_BayesianClassifier):
+    """Binary Bayesian logistic regression, p(y=1|x,θ) = σ(b + wᵀx) — the report's model."""
+
+    family_name = "logistic"
 
     def predict_proba(self, X) -> np.ndarray:
         p1 = self.predict_summary(X)["mean"]
         return np.column_stack([1 - p1, p1])
 
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
 
-    def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X).astype(str) == np.asarray(y).astype(str)))
-
-
-class BayesianSoftmaxRegression(BayesianModel):
+class BayesianSoftmaxRegression(_BayesianClassifier):
     """Multinomial (softmax) Bayesian logistic regression for K ≥ 2 classes."""
 
     family_name = "softmax"
 
-    @property
-    def classes_(self) -> np.ndarray:
-        self._check_fitted()  # a clear RequestError, not an AttributeError, before fit()
-        return np.asarray(self.target_encoding_.classes, dtype=object)
-
     def predict_proba(self, X) -> np.ndarray:
         return self.predict_summary(X)["mean"]
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X).astype(str) == np.asarray(y).astype(str)))
 
 
 class BayesianLinearRegression(BayesianModel):
