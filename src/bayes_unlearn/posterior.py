@@ -149,6 +149,3 @@ class WeightedPosterior:
         live = self._live()
         log_w = forget_log_weights(self.log_weights, self.loglik_store[:, live[columns]])
         return replace(self, log_weights=log_w, live_columns=np.delete(live, columns))
-
-    def drop_columns(self, columns) -> WeightedPosterior:
-        return replace(self, live_columns=np.delete(self._live(), np.asarray(columns, dtype=int)))

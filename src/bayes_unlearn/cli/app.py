@@ -7,7 +7,6 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -151,5 +150,3 @@ def parse_list(text: str | None) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     app(args=argv, prog_name="bayes-unlearn")
 
-
-Callback = Callable[[int, int], None]
