@@ -17,7 +17,6 @@ with ``arviz.psislw``, so the results match ArviZ to float32 precision.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from functools import partial
 
@@ -31,45 +30,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from .models.base import ModelFamily  # noqa: E402
+from .psis import CUTOFF_MIN, gpd_fit_rows, gpd_quantiles, psis_tail_length  # noqa: E402
 from .weights import normalize_log_weights  # noqa: E402
-
-_CUTOFF_MIN = float(np.log(np.finfo(float).tiny))  # ArviZ's floor for the tail cutoff
-_NEGLIGIBLE = 10 * float(np.finfo(float).eps)  # ArviZ drops GPD grid weights below this
-
-
-def psis_tail_length(n_samples: int, reff: float = 1.0) -> int:
-    """M = ⌈min(S/5, 3√(S/r_eff))⌉, ArviZ's number of tail ratios fitted by the GPD."""
-    return int(math.ceil(min(n_samples / 5.0, 3 * (n_samples / reff) ** 0.5)))
-
-
-def gpd_fit_rows(tail):
-    """Zhang & Stephens (2009) GPD fit with ArviZ's priors, for every row of ``tail``.
-
-    ``tail`` (n, M): exceedances over the cutoff, ascending per row. Returns (k̂, σ) per row.
-    """
-    n_tail = tail.shape[1]
-    m_est = 30 + int(n_tail**0.5)
-    grid = 1 - jnp.sqrt(m_est / (jnp.arange(1, m_est + 1, dtype=tail.dtype) - 0.5))
-    quartile = tail[:, int(n_tail / 4 + 0.5) - 1]
-    b = grid[None, :] / (3 * quartile[:, None]) + 1 / tail[:, -1:]  # (n, m)
-    k = jnp.mean(jnp.log1p(-b[:, :, None] * tail[:, None, :]), axis=2)  # (n, m)
-    len_scale = n_tail * (jnp.log(-(b / k)) - k - 1)
-    weights = 1 / jnp.sum(jnp.exp(len_scale[:, None, :] - len_scale[:, :, None]), axis=2)
-    weights = jnp.where(weights >= _NEGLIGIBLE, weights, 0.0)
-    weights = weights / jnp.sum(weights, axis=1, keepdims=True)
-    b_post = jnp.sum(b * weights, axis=1)
-    k_post = jnp.mean(jnp.log1p(-b_post[:, None] * tail), axis=1)
-    sigma = -k_post / b_post
-    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma
-
-
-def gpd_quantiles(probs, k, sigma):
-    """Inverse GPD cdf at ``probs`` (M,) for every row's (k, σ): (n, M)."""
-    k = k[:, None]
-    tiny_k = jnp.abs(k) < np.finfo(np.float64).eps
-    safe_k = jnp.where(tiny_k, 1.0, k)
-    general = jnp.expm1(-safe_k * jnp.log1p(-probs)[None, :]) / safe_k
-    return sigma[:, None] * jnp.where(tiny_k, -jnp.log1p(-probs)[None, :], general)
 
 
 def psis_select(loglik_rows, base_log_weights, n_tail: int):
@@ -94,11 +56,11 @@ def psis_body_sums(loglik_rows, base_log_weights, row_max, cutoff):
 
 def psis_finish(top, top_index, row_max, body_terms, base_log_weights, n_tail: int):
     """Stage 3: GPD fit of the tail, smoothed tail weights, elpd_loo, k̂ and the exact flag."""
-    cutoff = jnp.maximum(top[:, n_tail], _CUTOFF_MIN)
+    cutoff = jnp.maximum(top[:, n_tail], CUTOFF_MIN)
     tail = top[:, n_tail - 1::-1]  # the M largest, ascending
-    k, sigma = gpd_fit_rows(jnp.exp(tail) - jnp.exp(cutoff)[:, None])
+    k, sigma = gpd_fit_rows(jnp.exp(tail) - jnp.exp(cutoff)[:, None], xp=jnp)
     probs = (jnp.arange(n_tail, dtype=top.dtype) + 0.5) / n_tail
-    smoothed = jnp.minimum(jnp.log(gpd_quantiles(probs, k, sigma) + jnp.exp(cutoff)[:, None]), 0.0)
+    smoothed = jnp.minimum(jnp.log(gpd_quantiles(probs, k, sigma, xp=jnp) + jnp.exp(cutoff)[:, None]), 0.0)
     # log p(z|θ_s) of the tail samples, recovered from their ratios (a gather from (S,) only)
     tail_loglik = base_log_weights[top_index[:, n_tail - 1::-1]] - tail - row_max[:, None]
     lse = jax.nn.logsumexp
@@ -107,7 +69,7 @@ def psis_finish(top, top_index, row_max, body_terms, base_log_weights, n_tail: i
             - jnp.logaddexp(body_w, lse(smoothed, axis=1)))
     # Ties at the cutoff: ArviZ leaves tied values out of the tail; here they stay in it with a
     # zero exceedance (a negligible difference). Rows with no usable fit go to ArviZ.
-    exact = (top[:, n_tail] >= _CUTOFF_MIN) & jnp.isfinite(k) & (sigma > 0)
+    exact = (top[:, n_tail] >= CUTOFF_MIN) & jnp.isfinite(k) & (sigma > 0)
     return elpd, k, exact
 
 
@@ -123,7 +85,7 @@ class BlockPsis:
     def __call__(self, loglik_rows, base_log_weights):
         """(elpd_loo, k̂, exact) per row."""
         top, top_index, row_max = self._select(loglik_rows, base_log_weights)
-        cutoff = jnp.maximum(top[:, self.n_tail], _CUTOFF_MIN)
+        cutoff = jnp.maximum(top[:, self.n_tail], CUTOFF_MIN)
         body = self._body(loglik_rows, base_log_weights, row_max, cutoff)
         return self._finish(top, top_index, row_max, body, base_log_weights)
 
@@ -243,4 +205,4 @@ def score_rows(family: ModelFamily, flat_samples, X, y, log_weights_before=None,
     return out
 
 
-__all__ = ["BlockPsis", "gpd_fit_rows", "psis_loo_rows", "psis_tail_length", "score_rows"]
+__all__ = ["BlockPsis", "psis_loo_rows", "score_rows"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .psis import psis_smooth
+
 
 def normalize_log_weights(log_weights) -> np.ndarray:
     """log w_s − logsumexp(log w): weights that sum to one, computed in log space."""
@@ -40,19 +42,16 @@ def khat_threshold(n_samples: int) -> float:
 
 
 def pareto_smoothed(log_weights) -> tuple[np.ndarray, float]:
-    """PSIS (ArviZ ``psislw``) of the log importance ratios: (smoothed normalised log-weights, k̂).
+    """PSIS of the candidate set's log-weights: (smoothed normalised log-weights, k̂).
 
-    ``psislw`` takes the log importance *ratios* themselves (for leave-one-out that is
-    −log-lik); here they are the candidate set's log-weights, so no sign flip.
+    ``psis_smooth`` (ArviZ's ``psislw`` algorithm) takes the log importance *ratios* themselves
+    (for leave-one-out that is −log-lik); here they are the log-weights, so no sign flip.
     Uniform weights (nothing forgotten yet) have no tail to fit: k̂ is −inf by convention.
     """
     lw = normalize_log_weights(log_weights)
     if np.ptp(lw) < 1e-12:
         return lw, float("-inf")
-    from arviz import psislw  # imported lazily: ArviZ costs seconds at start-up
-
-    smoothed, k = psislw(lw.copy(), reff=1.0)
-    return normalize_log_weights(smoothed), float(k)
+    return psis_smooth(lw, reff=1.0)
 
 
 def weighted_quantiles(values, weights, quantiles) -> np.ndarray:

@@ -1,0 +1,86 @@
+"""Pareto-smoothed importance sampling (Vehtari et al.), the algorithm of ArviZ's ``psislw``.
+
+The GPD fit and its quantiles are written once, for any array module ``xp`` with numpy's
+API: numpy for one weight vector (a forget request: ~0.1 ms for 4000 weights, where
+``arviz.psislw`` spends ~2 ms in xarray bookkeeping) and ``jax.numpy`` for blocks of rows
+(``scoring.BlockPsis``). ``psis_smooth`` reproduces ``arviz.psislw(log_ratios, reff=1)``
+for one vector exactly (same tail, same fit, same truncation); a test pins the two together.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+CUTOFF_MIN = float(np.log(np.finfo(float).tiny))  # ArviZ's floor for the tail cutoff
+NEGLIGIBLE = 10 * float(np.finfo(float).eps)  # ArviZ drops GPD grid weights below this
+
+
+def psis_tail_length(n_samples: int, reff: float = 1.0) -> int:
+    """M = ⌈min(S/5, 3√(S/r_eff))⌉, ArviZ's number of tail ratios fitted by the GPD."""
+    return int(math.ceil(min(n_samples / 5.0, 3 * (n_samples / reff) ** 0.5)))
+
+
+def gpd_fit_rows(tail, xp=np):
+    """Zhang & Stephens (2009) GPD fit with ArviZ's priors, for every row of ``tail``.
+
+    ``tail`` (n, M): exceedances over the cutoff, ascending per row. Returns (k̂, σ) per row.
+    """
+    n_tail = tail.shape[1]
+    m_est = 30 + int(n_tail**0.5)
+    grid = 1 - xp.sqrt(m_est / (xp.arange(1, m_est + 1, dtype=tail.dtype) - 0.5))
+    quartile = tail[:, int(n_tail / 4 + 0.5) - 1]
+    b = grid[None, :] / (3 * quartile[:, None]) + 1 / tail[:, -1:]  # (n, m)
+    k = xp.mean(xp.log1p(-b[:, :, None] * tail[:, None, :]), axis=2)  # (n, m)
+    len_scale = n_tail * (xp.log(-(b / k)) - k - 1)
+    # ArviZ's 1 / Σ_j exp(ℓ_j − ℓ_i) is the softmax of ℓ: O(m) instead of O(m²) exponentials
+    shifted = xp.exp(len_scale - xp.max(len_scale, axis=1, keepdims=True))
+    weights = shifted / xp.sum(shifted, axis=1, keepdims=True)
+    weights = xp.where(weights >= NEGLIGIBLE, weights, 0.0)
+    weights = weights / xp.sum(weights, axis=1, keepdims=True)
+    b_post = xp.sum(b * weights, axis=1)
+    k_post = xp.mean(xp.log1p(-b_post[:, None] * tail), axis=1)
+    sigma = -k_post / b_post
+    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma
+
+
+def gpd_quantiles(probs, k, sigma, xp=np):
+    """Inverse GPD cdf at ``probs`` (M,) for every row's (k, σ): (n, M)."""
+    k = k[:, None]
+    tiny_k = xp.abs(k) < np.finfo(np.float64).eps
+    safe_k = xp.where(tiny_k, 1.0, k)
+    general = xp.expm1(-safe_k * xp.log1p(-probs)[None, :]) / safe_k
+    return sigma[:, None] * xp.where(tiny_k, -xp.log1p(-probs)[None, :], general)
+
+
+def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:
+    """(PSIS-smoothed log-weights normalised to sum 1, k̂) of one vector of log importance ratios.
+
+    Same steps as ``arviz.psislw``: the ratios above the (M+1)-th largest (or ArviZ's floor)
+    form the tail; their exceedances get a GPD fit; the tail is replaced by the fitted
+    distribution's order statistics, truncated at the largest raw ratio. A tail of ≤ 4 values
+    has k̂ = ∞ and no smoothing; a failed fit (non-finite k̂ or σ ≤ 0) leaves the ratios unsmoothed.
+    """
+    x = np.array(log_ratios, dtype=np.float64).ravel()
+    x -= x.max()
+    n_tail = psis_tail_length(x.size, reff)
+    # the (M+1)-th largest value, found in O(S) (np.partition) instead of a full sort
+    cutoff = max(float(np.partition(x, x.size - n_tail - 1)[x.size - n_tail - 1]), CUTOFF_MIN)
+    (tail_index,) = np.nonzero(x > cutoff)
+    k = math.inf
+    if tail_index.size > 4:
+        order = np.argsort(x[tail_index])  # ArviZ's sort: tied values get the same places
+        tail_index = tail_index[order]
+        exp_cutoff = math.exp(cutoff)
+        exceed = np.exp(x[tail_index]) - exp_cutoff
+        k_row, sigma_row = gpd_fit_rows(exceed[None, :])
+        k = float(k_row[0])
+        # ArviZ fills the tail with NaN when σ ≤ 0; leaving it unsmoothed keeps the weights usable
+        if math.isfinite(k) and float(sigma_row[0]) > 0:
+            probs = np.arange(0.5, tail_index.size) / tail_index.size
+            x[tail_index] = np.log(gpd_quantiles(probs, k_row, sigma_row)[0] + exp_cutoff)
+            np.minimum(x, 0.0, out=x)
+    top = x.max()
+    x -= top + math.log(np.sum(np.exp(x - top)))
+    return x, k
