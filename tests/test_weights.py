@@ -175,7 +175,7 @@ def test_psis_smooth_reproduces_arviz_psislw(case):
     """Our single-vector PSIS (no xarray overhead) is ArviZ's algorithm: same k̂, same weights."""
     from arviz import psislw
 
-    from bayes_unlearn.psis import psis_smooth
+    from bayes_unlearn.psis import psis_khat, psis_smooth
 
     rng = np.random.default_rng(7)
     log_r = {
@@ -187,5 +187,6 @@ def test_psis_smooth_reproduces_arviz_psislw(case):
     }[case]
     ours, k = psis_smooth(log_r)
     theirs, k_ref = psislw(log_r.copy(), reff=1.0)
+    assert psis_khat(log_r) == k or (np.isinf(k) and np.isinf(psis_khat(log_r)))
     assert k == pytest.approx(float(k_ref), rel=1e-10, abs=1e-12) or (np.isinf(k) and np.isinf(k_ref))
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)

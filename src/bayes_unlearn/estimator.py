@@ -25,6 +25,7 @@ from .diagnostics import convergence_summary, prefetch_arviz
 from .errors import DataError, RequestError
 from .models import build_family
 from .posterior import WeightedPosterior
+from .rows import TrainingRows
 from .unlearn import ForgetResult
 from .weights import weighted_quantiles
 
@@ -99,15 +100,26 @@ class BayesianModel(BaseEstimator):
         self.transform_ = transform
         self.target_encoding_ = encoding
         self.family_ = self._build_family()
-        self.train_features_ = features.reset_index(drop=True)
-        self.train_target_ = target.reset_index(drop=True)
-        self.row_ids_ = ids
+        self.rows_ = TrainingRows(features, target, ids)
         self.capacity_ = len(ids)
         self.forgotten_ids_: list[str] = []
         self.ledger_: list[dict] = []
         self.samples_saw_forgotten_rows_ = False
         self._draw_candidate_set(seed=int(self.random_state))
         return self
+
+    # The rows still held (``rows_``, a ``TrainingRows``), read-only views for convenience.
+    @property
+    def train_features_(self) -> pd.DataFrame:
+        return self.rows_.features
+
+    @property
+    def train_target_(self) -> pd.Series:
+        return self.rows_.target
+
+    @property
+    def row_ids_(self) -> np.ndarray:
+        return self.rows_.ids
 
     def _build_family(self):
         encoding = self.target_encoding_
@@ -190,33 +202,31 @@ class BayesianModel(BaseEstimator):
         ids = as_id_list(rows)
         if not ids:
             raise RequestError("no row ids given")
-        dups = sorted({i for i in ids if ids.count(i) > 1})
-        if dups:
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            dups = sorted({i for i in ids if i in seen or seen.add(i)})
             raise RequestError(f"duplicate row id(s) in the request: {', '.join(dups[:10])}")
-        position = {rid: j for j, rid in enumerate(self.row_ids_)}
-        forgotten = set(self.forgotten_ids_)
-        unknown = [i for i in ids if i not in position and i not in forgotten]
+        columns, not_held = self.rows_.locate(ids)
+        forgotten = set(self.forgotten_ids_) if not_held else set()
+        unknown = [i for i in not_held if i not in forgotten]
         if unknown:
             raise RequestError(f"unknown row id(s): {', '.join(unknown[:10])}"
                                + (f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""))
-        already = [i for i in ids if i in forgotten]
-        new = [i for i in ids if i in position]
+        already = not_held
+        skip = set(already)
+        new = [i for i in ids if i not in skip] if skip else ids
         if not new:
             diag = self.posterior_.diagnostics()
             return ForgetResult("none", 0, [], already, diag.ess, _finite(diag.pareto_k),
                                 diag.khat_threshold, diag.reliable,
                                 "every requested row was already forgotten: nothing to do",
-                                time.perf_counter() - start, len(self.row_ids_))
-        if len(new) >= len(self.row_ids_):
-            raise RequestError(f"cannot forget every remaining training row ({len(self.row_ids_)}); "
+                                time.perf_counter() - start, len(self.rows_))
+        if len(new) >= len(self.rows_):
+            raise RequestError(f"cannot forget every remaining training row ({len(self.rows_)}); "
                                "at least one row must stay")
-        columns = np.array([position[i] for i in new])
         outcome = methods.run(self, columns, method, purge=purge)
-        keep = np.setdiff1d(np.arange(len(self.row_ids_)), columns)
         self.posterior_ = outcome.posterior
-        self.train_features_ = self.train_features_.iloc[keep].reset_index(drop=True)
-        self.train_target_ = self.train_target_.iloc[keep].reset_index(drop=True)
-        self.row_ids_ = self.row_ids_[keep]
+        self.rows_.remove(columns)
         self.forgotten_ids_ = self.forgotten_ids_ + new
         # Reweighting keeps samples drawn with the forgotten rows; SMC and refit regenerate them.
         self.samples_saw_forgotten_rows_ = not outcome.regenerated
@@ -227,7 +237,7 @@ class BayesianModel(BaseEstimator):
             method=outcome.method, n_forgotten=len(new), row_ids=new, already_forgotten=already,
             ess=diag.ess, pareto_k=_finite(diag.pareto_k), khat_threshold=diag.khat_threshold,
             reliable=diag.reliable, reason=outcome.reason or diag.reason,
-            seconds=time.perf_counter() - start, n_remaining=len(self.row_ids_), details=outcome.details,
+            seconds=time.perf_counter() - start, n_remaining=len(self.rows_), details=outcome.details,
         )
         self._record(result, new, outcome.regenerated)
         if not result.reliable:
@@ -271,7 +281,7 @@ class BayesianModel(BaseEstimator):
             method=outcome.method, n_forgotten=0, row_ids=[], already_forgotten=[], ess=diag.ess,
             pareto_k=_finite(diag.pareto_k), khat_threshold=diag.khat_threshold,
             reliable=diag.reliable, reason=outcome.reason or diag.reason,
-            seconds=time.perf_counter() - start, n_remaining=len(self.row_ids_), details=outcome.details,
+            seconds=time.perf_counter() - start, n_remaining=len(self.rows_), details=outcome.details,
         )
         self._record(result, [], True)
         if not result.reliable:

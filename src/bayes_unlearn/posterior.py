@@ -16,6 +16,7 @@ from .weights import (
     forget_log_weights,
     khat_threshold,
     normalize_log_weights,
+    pareto_khat,
     pareto_smoothed,
 )
 
@@ -49,9 +50,10 @@ BOUNDED_WEIGHT_RATIO = 2.0
 
 
 def diagnose_weights(log_weights) -> WeightDiagnostics:
-    n = int(np.size(log_weights))
+    log_weights = np.asarray(log_weights, dtype=np.float64)
+    n = log_weights.size
     ess = effective_sample_size(log_weights)
-    _, k = pareto_smoothed(log_weights)
+    k = pareto_khat(log_weights)
     threshold = khat_threshold(n)
     floor = min_reliable_ess(n)
     problems = []
@@ -59,7 +61,7 @@ def diagnose_weights(log_weights) -> WeightDiagnostics:
         problems.append(f"Pareto k̂ = {k:.2f} exceeds {threshold:.2f}")
     if ess < floor:
         problems.append(f"ESS = {ess:.0f} is below {floor:.0f}")
-    spread = float(np.ptp(np.asarray(log_weights, dtype=np.float64)))
+    spread = float(np.ptp(log_weights))
     if problems and ess >= floor and spread <= np.log(BOUNDED_WEIGHT_RATIO):
         # Forgetting rows the model fits well gives weights 1/p(z|θ) ≈ 1 + (tiny, skewed): the
         # GPD fit sees a heavy-looking tail of negligible size (k̂ ≈ 0.7–0.9 at ESS ≈ S).
@@ -76,7 +78,8 @@ class WeightedPosterior:
 
     samples:      (chains, draws, d) parameter draws
     log_weights:  (S,) normalised log importance weights, S = chains × draws
-    loglik_store: (S, N₀) float32 log p(z_j|θ_s) of the rows the set was built with
+    loglik_store: (S, N₀) float32 log p(z_j|θ_s) of the rows the set was built with, stored
+                  column-major so that a row's S values are contiguous (a forget reads columns)
     param_names:  names of the d parameters
     live_columns: the columns of ``loglik_store`` still in the training set (None: all)
 
@@ -90,6 +93,9 @@ class WeightedPosterior:
     loglik_store: np.ndarray
     param_names: tuple[str, ...]
     live_columns: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "loglik_store", np.asfortranarray(self.loglik_store, dtype=np.float32))
 
     @cached_property
     def loglik(self) -> np.ndarray:

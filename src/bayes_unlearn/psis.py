@@ -54,6 +54,34 @@ def gpd_quantiles(probs, k, sigma, xp=np):
     return sigma[:, None] * xp.where(tiny_k, -xp.log1p(-probs)[None, :], general)
 
 
+def _tail(x: np.ndarray, reff: float) -> tuple[np.ndarray, float]:
+    """(indices of the tail ratios in ascending order of ratio, cutoff) of max-shifted ratios ``x``.
+
+    The tail is every ratio above the (M+1)-th largest (or ArviZ's floor), found in O(S) by
+    ``np.partition`` instead of a full sort; its order is ArviZ's sort, so tied ratios get the
+    same smoothed values.
+    """
+    n_tail = psis_tail_length(x.size, reff)
+    cutoff = max(float(np.partition(x, x.size - n_tail - 1)[x.size - n_tail - 1]), CUTOFF_MIN)
+    (tail_index,) = np.nonzero(x > cutoff)
+    return tail_index[np.argsort(x[tail_index])], cutoff
+
+
+def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float):
+    """GPD (k̂, σ) of the tail's exceedances over the cutoff, as length-1 arrays."""
+    return gpd_fit_rows((np.exp(x[tail_index]) - math.exp(cutoff))[None, :])
+
+
+def psis_khat(log_ratios, reff: float = 1.0) -> float:
+    """Pareto k̂ of one vector of log importance ratios (``psis_smooth`` without the smoothing)."""
+    x = np.asarray(log_ratios, dtype=np.float64).ravel()
+    x = x - x.max()
+    tail_index, cutoff = _tail(x, reff)
+    if tail_index.size <= 4:
+        return math.inf
+    return float(_fit_tail(x, tail_index, cutoff)[0][0])
+
+
 def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:
     """(PSIS-smoothed log-weights normalised to sum 1, k̂) of one vector of log importance ratios.
 
@@ -64,22 +92,15 @@ def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:
     """
     x = np.array(log_ratios, dtype=np.float64).ravel()
     x -= x.max()
-    n_tail = psis_tail_length(x.size, reff)
-    # the (M+1)-th largest value, found in O(S) (np.partition) instead of a full sort
-    cutoff = max(float(np.partition(x, x.size - n_tail - 1)[x.size - n_tail - 1]), CUTOFF_MIN)
-    (tail_index,) = np.nonzero(x > cutoff)
+    tail_index, cutoff = _tail(x, reff)
     k = math.inf
     if tail_index.size > 4:
-        order = np.argsort(x[tail_index])  # ArviZ's sort: tied values get the same places
-        tail_index = tail_index[order]
-        exp_cutoff = math.exp(cutoff)
-        exceed = np.exp(x[tail_index]) - exp_cutoff
-        k_row, sigma_row = gpd_fit_rows(exceed[None, :])
+        k_row, sigma_row = _fit_tail(x, tail_index, cutoff)
         k = float(k_row[0])
         # ArviZ fills the tail with NaN when σ ≤ 0; leaving it unsmoothed keeps the weights usable
         if math.isfinite(k) and float(sigma_row[0]) > 0:
             probs = np.arange(0.5, tail_index.size) / tail_index.size
-            x[tail_index] = np.log(gpd_quantiles(probs, k_row, sigma_row)[0] + exp_cutoff)
+            x[tail_index] = np.log(gpd_quantiles(probs, k_row, sigma_row)[0] + math.exp(cutoff))
             np.minimum(x, 0.0, out=x)
     top = x.max()
     x -= top + math.log(np.sum(np.exp(x - top)))

@@ -10,6 +10,7 @@ import pandas as pd
 from .data import FeatureTransform, TargetEncoding
 from .errors import ModelFileError
 from .posterior import WeightedPosterior
+from .rows import TrainingRows
 from .store import read_model, write_model
 
 ID_COLUMN = "__row_id__"
@@ -111,9 +112,7 @@ def load_model(path):
     if tuple(model.family_.param_names) != param_names:
         raise ModelFileError(f"{path}: parameter names in posterior.nc do not match the model description")
     model.posterior_ = WeightedPosterior(samples, log_w, loglik, param_names)
-    model.train_features_ = frame
-    model.train_target_ = target
-    model.row_ids_ = ids
+    model.rows_ = TrainingRows(frame, target, ids)
     model.capacity_ = int(meta["capacity"])
     model.forgotten_ids_ = [str(i) for i in meta["forgotten_ids"]]
     model.samples_saw_forgotten_rows_ = bool(meta["samples_saw_forgotten_rows"])

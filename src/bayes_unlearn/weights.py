@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .psis import psis_smooth
+from .psis import psis_khat, psis_smooth
 
 
 def normalize_log_weights(log_weights) -> np.ndarray:
@@ -33,7 +33,7 @@ def forget_log_weights(log_weights, loglik_erased) -> np.ndarray:
 def effective_sample_size(log_weights) -> float:
     """Kish's ESS = 1 / Σ w_s² of the normalised weights."""
     w = np.exp(normalize_log_weights(log_weights))
-    return float(1.0 / np.sum(w * w))
+    return float(1.0 / np.dot(w, w))
 
 
 def khat_threshold(n_samples: int) -> float:
@@ -52,6 +52,12 @@ def pareto_smoothed(log_weights) -> tuple[np.ndarray, float]:
     if np.ptp(lw) < 1e-12:
         return lw, float("-inf")
     return psis_smooth(lw, reff=1.0)
+
+
+def pareto_khat(log_weights) -> float:
+    """The Pareto k̂ of ``pareto_smoothed`` alone (what diagnostics need; no smoothing done)."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    return float("-inf") if np.ptp(lw) < 1e-12 else psis_khat(lw, reff=1.0)
 
 
 def weighted_quantiles(values, weights, quantiles) -> np.ndarray:

@@ -182,10 +182,8 @@ def retrain_without(model, row_ids, seed: int | None = None):
     if len(ids) >= len(model.row_ids_):
         raise RequestError("cannot retrain without every training row")
     clone = copy.deepcopy(model)
-    keep = np.array([str(r) not in ids for r in clone.row_ids_])
-    clone.train_features_ = clone.train_features_.iloc[np.flatnonzero(keep)].reset_index(drop=True)
-    clone.train_target_ = clone.train_target_.iloc[np.flatnonzero(keep)].reset_index(drop=True)
-    clone.row_ids_ = clone.row_ids_[keep]
+    positions, _ = clone.rows_.locate(sorted(ids))
+    clone.rows_.remove(positions)
     clone.forgotten_ids_ = clone.forgotten_ids_ + sorted(ids)
     clone._draw_candidate_set(seed=int(model.random_state if seed is None else seed))
     clone.samples_saw_forgotten_rows_ = False
