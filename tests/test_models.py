@@ -23,6 +23,31 @@ def test_logistic_loglik_rows_match_bernoulli():
     np.testing.assert_allclose(loglik_matrix(logistic_family(3), theta, X, y)[0], expected, rtol=1e-5)
 
 
+def test_logistic_loglik_keeps_relative_precision_in_both_tails_and_has_the_exact_gradient():
+    """One-softplus form: log p ≈ −e^{−|η|} for well-fit rows must not cancel to 0 in float32."""
+    import jax
+    import jax.numpy as jnp
+    from scipy.special import expit, log_expit
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(200, 2)), rng.integers(0, 2, 200).astype(float)
+    theta = np.array([0.5, 12.0, -9.0])  # |η| up to ~60: probabilities within 1e-26 of 0 or 1
+    eta = theta[0] + X @ theta[1:]
+    expected = np.where(y == 1, log_expit(eta), log_expit(-eta))
+    family = logistic_family(2)
+    got = np.asarray(family.loglik_rows(jnp.asarray(theta, jnp.float32), jnp.asarray(X, jnp.float32),
+                                        jnp.asarray(y, jnp.float32)), np.float64)
+    eta32 = np.asarray(jnp.asarray(theta[0], jnp.float32) + jnp.asarray(X, jnp.float32) @ jnp.asarray(theta[1:], jnp.float32), np.float64)
+    expected32 = np.where(y == 1, log_expit(eta32), log_expit(-eta32))  # same η rounding as float32
+    assert np.all(got < 0)
+    np.testing.assert_allclose(got, expected32, rtol=1e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
+    grad = jax.grad(lambda t: jnp.sum(family.loglik_rows(t, jnp.asarray(X), jnp.asarray(y))))(
+        jnp.asarray(theta, jnp.float32))
+    residual = y - expit(eta)
+    np.testing.assert_allclose(np.asarray(grad), [residual.sum(), *(X.T @ residual)], rtol=1e-4, atol=1e-4)
+
+
 def test_softmax_loglik_rows_match_categorical_with_reference_class():
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(30, 2)), rng.integers(0, 3, 30).astype(float)

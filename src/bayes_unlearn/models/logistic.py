@@ -9,9 +9,15 @@ from .base import ModelFamily, normal_logpdf
 
 
 def logistic_loglik_rows(theta, X, y):
-    """log p(y_i|x_i,θ) = y log σ(η) + (1−y) log σ(−η), η = b + wᵀx."""
+    """log p(y_i|x_i,θ) = y log σ(η) + (1−y) log σ(−η) = −softplus((1 − 2y) η), η = b + wᵀx.
+
+    For y ∈ {0, 1} (the binary family's encoding; padded rows are masked) this is one exp and
+    one log1p per row instead of two log-sigmoids: the transcendentals, not the matvec, are
+    most of a log-density gradient on Pima-sized data. The form −max(sη, 0) − log1p(e^−|η|)
+    has no cancellation, so tiny log-likelihoods keep their relative precision in float32.
+    """
     eta = theta[0] + X @ theta[1:]
-    return y * jax.nn.log_sigmoid(eta) + (1.0 - y) * jax.nn.log_sigmoid(-eta)
+    return -(jnp.maximum((1.0 - 2.0 * y) * eta, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(eta))))
 
 
 def logistic_family(
