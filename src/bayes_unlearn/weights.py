@@ -31,9 +31,11 @@ def forget_log_weights(log_weights, loglik_erased) -> np.ndarray:
 
 
 def effective_sample_size(log_weights) -> float:
-    """Kish's ESS = 1 / Σ w_s² of the normalised weights."""
-    w = np.exp(normalize_log_weights(log_weights))
-    return float(1.0 / np.dot(w, w))
+    """Kish's ESS = 1 / Σ w_s² of the normalised weights, i.e. (Σ v)² / Σ v² for any v ∝ w."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    v = np.exp(lw - lw.max())
+    total = v.sum()
+    return float(total * total / np.dot(v, v))
 
 
 def khat_threshold(n_samples: int) -> float:
