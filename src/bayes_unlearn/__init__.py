@@ -2,7 +2,7 @@
 
 from ._runtime import request_host_devices
 
-# Must run before JAX is imported anywhere: one XLA device per core for parallel chains.
+# Must run before JAX is imported anywhere: XLA host devices for independent parallel chains.
 request_host_devices()
 
 __version__ = "0.1.0"

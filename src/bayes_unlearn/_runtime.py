@@ -1,4 +1,4 @@
-"""JAX start-up settings: persistent compilation cache and one XLA device per core.
+"""JAX start-up settings: persistent compilation cache and one XLA host device per chain.
 
 Called once, before the first sampler is built. The compilation cache is on by default
 (in the user's cache directory) because JAX compilation, not sampling, dominates the wall
@@ -26,8 +26,15 @@ def cache_enabled() -> bool:
     return os.environ.get("BAYES_UNLEARN_NO_CACHE", "").strip().lower() not in {"1", "true", "yes"}
 
 
+# One XLA host device per chain for the default 4 chains, even on fewer cores. Chains vmapped on
+# one device advance in lockstep: every NUTS step waits for the longest trajectory of its batch.
+# Measured on spambase (4 chains × 2000 iterations, 2 cores, CPU seconds of the fit):
+# 2 devices × 2 chains 36.3 s, 4 devices × 1 chain 20.4 s; Pima 2.26 s → 1.55 s.
+MIN_HOST_DEVICES = 4
+
+
 def request_host_devices() -> None:
-    """Ask XLA for one CPU device per core so chains run in parallel.
+    """Ask XLA for max(cores, MIN_HOST_DEVICES) CPU devices so chains run independently.
 
     Only possible before JAX is imported; a library user who imported JAX first keeps
     their own setting (chains are then vectorised on fewer devices).
@@ -37,7 +44,7 @@ def request_host_devices() -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return
-    n = os.cpu_count() or 1
+    n = max(os.cpu_count() or 1, MIN_HOST_DEVICES)
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
