@@ -104,3 +104,16 @@ def test_version_and_quiet():
     result = CliRunner().invoke(app, ["--quiet", "info", "/nonexistent/model"])
     assert result.exit_code == 4 and result.stdout == ""
     assert result.stderr.strip().startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_quiet_flag_may_follow_the_command(tmp_path, capsys):
+    from bayes_unlearn.cli.app import hoist_quiet, main
+
+    assert hoist_quiet(["forget", "m", "--rows", "3", "-q"]) == ["-q", "forget", "m", "--rows", "3"]
+    assert hoist_quiet(["-q", "info", "m", "--quiet"]) == ["-q", "info", "m"]
+    assert hoist_quiet(["predict", "m", "--", "-q"]) == ["predict", "m", "--", "-q"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["info", str(tmp_path / "missing-model"), "-q"])
+    err = capsys.readouterr().err
+    assert "No such option" not in err and "missing-model" in err
+    assert exit_info.value.code == 4  # a model-file error, not a usage error (2)

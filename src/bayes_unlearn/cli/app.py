@@ -147,6 +147,23 @@ def parse_list(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+QUIET_FLAGS = ("--quiet", "-q")
+
+
+def hoist_quiet(argv: list[str]) -> list[str]:
+    """Move --quiet/-q in front of the command, so `forget m --rows 3 -q` works like `-q forget …`.
+
+    Typer only knows the flag as an option of the top-level callback. No command has an
+    option that takes a value starting with "-q"; "--" ends the hoisting (a literal "-q" after it).
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in QUIET_FLAGS]
+    return flags[:1] + [a for a in argv[:end] if a not in QUIET_FLAGS] + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> None:
-    app(args=argv, prog_name="bayes-unlearn")
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    app(args=hoist_quiet(args), prog_name="bayes-unlearn")
 

@@ -21,8 +21,8 @@ Conventions shared by every command:
 
 - `--json` prints exactly one JSON object on stdout (NaN/inf become `null`); tables, progress
   bars and warnings go to stderr or are left out.
-- Global options go **before** the command: `bayes-unlearn --quiet forget model --rows 3`.
-  `--quiet` / `-q` hides progress bars and tables (errors and warnings still print);
+- `--quiet` / `-q` hides progress bars and tables (errors and warnings still print); it may
+  come before or after the command (`bayes-unlearn forget model --rows 3 -q`).
   `--version` prints the version.
 - A user error prints one line `error: …` on stderr, no traceback, and exits with the code
   below. Set `BAYES_UNLEARN_DEBUG=1` to see the traceback of an internal error.
