@@ -55,6 +55,7 @@ def save_model(model, path) -> Path:
             "capacity": int(model.capacity_),
             "forgotten_ids": list(model.forgotten_ids_),
             "samples_saw_forgotten_rows": bool(model.samples_saw_forgotten_rows_),
+            "samples_independent_of_forgotten_rows": bool(model.samples_independent_of_forgotten_rows_),
             "fit": model.fit_info_,
             "ledger": model.ledger_,
         }
@@ -116,6 +117,9 @@ def load_model(path):
     model.capacity_ = int(meta["capacity"])
     model.forgotten_ids_ = [str(i) for i in meta["forgotten_ids"]]
     model.samples_saw_forgotten_rows_ = bool(meta["samples_saw_forgotten_rows"])
+    # absent in models saved before the flag existed: then only a model that forgot nothing is
+    model.samples_independent_of_forgotten_rows_ = bool(
+        meta.get("samples_independent_of_forgotten_rows", not meta["forgotten_ids"]))
     model.fit_info_ = dict(meta["fit"])
     model.ledger_ = list(meta["ledger"])
     model.id_column_ = meta.get("id_column")

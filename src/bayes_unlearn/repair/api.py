@@ -187,4 +187,5 @@ def retrain_without(model, row_ids, seed: int | None = None):
     clone.forgotten_ids_ = clone.forgotten_ids_ + sorted(ids)
     clone._draw_candidate_set(seed=int(model.random_state if seed is None else seed))
     clone.samples_saw_forgotten_rows_ = False
+    clone.samples_independent_of_forgotten_rows_ = True  # a cold refit
     return clone
