@@ -45,6 +45,10 @@ def save_model(model, path) -> Path:
                 "family": model.family_name,
                 "estimator_params": {k: v for k, v in model.get_params().items()
                                      if k not in ("progress", "impute_zeros", "categorical")},
+                # as the user gave them (None = detect categorical columns), so get_params() and
+                # sklearn's clone() of a loaded model behave like the original estimator's
+                "impute_zeros": list(model.impute_zeros or ()),
+                "categorical": None if model.categorical is None else list(model.categorical),
             },
             "target_name": str(model.train_target_.name),
             "target_dtype": str(model.train_target_.dtype),
@@ -75,8 +79,9 @@ def load_model(path):
         params = dict(meta["model"]["estimator_params"])
         transform = FeatureTransform.from_dict(meta["transform"])
         encoding = TargetEncoding.from_dict(meta["target_encoding"])
-        model = estimator_cls(**params, impute_zeros=transform.impute_zeros,
-                              categorical=transform.categorical)
+        given = meta["model"]
+        model = estimator_cls(**params, impute_zeros=given.get("impute_zeros", transform.impute_zeros),
+                              categorical=given.get("categorical", transform.categorical))
         idata = _read_inference_data(folder / "posterior.nc")
         samples = np.asarray(idata.posterior["theta"].values, dtype=np.float64)
         chains, draws, _ = samples.shape
