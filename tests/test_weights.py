@@ -190,3 +190,15 @@ def test_psis_smooth_reproduces_arviz_psislw(case):
     assert psis_khat(log_r) == k or (np.isinf(k) and np.isinf(psis_khat(log_r)))
     assert k == pytest.approx(float(k_ref), rel=1e-10, abs=1e-12) or (np.isinf(k) and np.isinf(k_ref))
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+def test_weighted_quantiles_ignore_samples_of_zero_weight():
+    """Forgetting can drive weights to exactly 0: those samples must not pull the interval."""
+    values = np.array([-50.0, -40.0, 1.0, 2.0, 3.0, 60.0])
+    w = np.array([0.0, 0.0, 0.25, 0.5, 0.25, 0.0])
+    lo, hi = weighted_quantiles(values, w, [0.025, 0.975])
+    kept_lo, kept_hi = weighted_quantiles(values[2:5], w[2:5], [0.025, 0.975])
+    assert (lo, hi) == (kept_lo, kept_hi) == (1.0, 3.0)
+    # one dominant sample: every quantile is that sample
+    dominant = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(weighted_quantiles(values, dominant, [0.025, 0.5, 0.975]), [2.0, 2.0, 2.0])

@@ -63,11 +63,20 @@ def pareto_khat(log_weights) -> float:
 
 
 def weighted_quantiles(values, weights, quantiles) -> np.ndarray:
-    """Quantiles of ``values`` (S, ...) under sample weights (S,), along axis 0."""
+    """Quantiles of ``values`` (S, ...) under sample weights (S,), along axis 0.
+
+    Linear interpolation between the weighted mid-point cdf values. Samples whose weight
+    underflowed to zero carry no mass and are left out first: otherwise a tail
+    quantile would be interpolated toward a zero-weight neighbour's value.
+    """
     values = np.asarray(values)
+    weights = np.asarray(weights, dtype=np.float64)
+    massive = weights > 0
+    if massive.any() and not massive.all():
+        values, weights = values[massive], weights[massive]
     order = np.argsort(values, axis=0)
     sorted_vals = np.take_along_axis(values, order, axis=0)
-    w = np.asarray(weights)[order] if values.ndim > 1 else np.asarray(weights)[order]
+    w = weights[order]
     cdf = np.cumsum(w, axis=0) - 0.5 * w
     cdf /= cdf[-1:] + 0.5 * w[-1:]
     qs = np.atleast_1d(quantiles)
