@@ -1,23 +1,37 @@
 """Per-row scores for many rows in bounded memory: log-likelihoods, r(z) and PSIS-LOO.
 
 For N rows and S samples the (S, N) log-likelihood matrix can be far larger than memory
-(10⁶ × 4000 float32 = 16 GB). Here rows are processed in blocks of fixed shape, one
-compiled JAX function per block, and only per-row results are kept:
+(10⁶ × 4000 float32 = 16 GB). Here rows are processed in blocks of a few MB that stay in
+the CPU cache, and only per-row results are kept:
 
-    r(z_i)        = Σ_s (w_s − w'_s) log p(z_i|θ_s)         (two weighted means, one matvec)
+    r(z_i)        = Σ_s (w_s − w'_s) log p(z_i|θ_s)         (two weighted means, one dot)
     elpd_loo(z_i) = log Σ_s w̃_s^(−i) p(z_i|θ_s)             (PSIS-LOO, Vehtari et al.)
 
-ArviZ's ``psislw`` smooths one row at a time in a Python loop (milliseconds per row); the
-PSIS here is the same algorithm — tail of the M = ⌈min(S/5, 3√S)⌉ largest ratios, the
-Zhang–Stephens GPD fit with ArviZ's priors, smoothed order statistics, truncation at the
-largest raw weight — written for a whole block of rows at once (float32). The few rows it
-cannot treat exactly like ArviZ (ties at the tail cutoff, a failed GPD fit) are recomputed
-with ``arviz.psislw``, so the results match ArviZ to float32 precision.
+ArviZ's ``psislw`` smooths one row at a time (milliseconds per row); the PSIS here is the
+same algorithm — tail of the M = ⌈min(S/5, 3√S)⌉ largest log-ratios r_s = b_s − log p(z|θ_s)
+(b: the candidate set's log-weights), the Zhang–Stephens GPD fit with ArviZ's priors,
+smoothed order statistics, truncation at the largest raw weight — for a block of rows at once:
+
+1. one compiled function: the block's (n, S) log-ratios and its per-row sums (mean log-lik,
+   r(z), log Σ_s e^{r_s}); for the logistic family in one softplus form;
+2. numpy: the M + 1 largest ratios of each row by ``np.partition`` (O(S), where a top-k in
+   XLA on CPU is a full sort), then sorted;
+3. one compiled function: GPD fit, smoothed tail and elpd_loo from those M + 1 values. The
+   body (ratios ≤ cutoff) enters only through totals: Σ_body = Σ_all − Σ_tail.
+
+Two blocks are in flight at a time, one per core (XLA and numpy release the GIL). The few
+rows the block routine cannot treat exactly like ArviZ (ties at the tail cutoff, a failed
+GPD fit, float32 overflow) are recomputed one at a time by ``psis.psis_smooth`` (the
+psislw algorithm, pinned to ArviZ by a test); everything else matches ArviZ to float32
+precision (tests pin both).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -30,88 +44,248 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from .models.base import ModelFamily  # noqa: E402
-from .psis import CUTOFF_MIN, gpd_fit_rows, gpd_quantiles, psis_tail_length  # noqa: E402
+from .models.logistic import logistic_loglik_rows  # noqa: E402
+from .psis import NEGLIGIBLE, gpd_quantiles, psis_smooth, psis_tail_length  # noqa: E402
 from .weights import normalize_log_weights  # noqa: E402
 
-
-def psis_select(loglik_rows, base_log_weights, n_tail: int):
-    """Stage 1 of block PSIS: each row's M + 1 largest log-ratios (shifted so the max is 0)."""
-    ratios = base_log_weights[None, :] - loglik_rows
-    row_max = jnp.max(ratios, axis=1)
-    top, top_index = jax.lax.top_k(ratios - row_max[:, None], n_tail + 1)  # descending
-    return top, top_index, row_max
+N_WORKERS = max(1, min(2, os.cpu_count() or 1))
+SAFE_EXP = -80.0  # float32 e^x underflows below ≈ −87: tails reaching further go per row
 
 
-def psis_body_sums(loglik_rows, base_log_weights, row_max, cutoff):
-    """Stage 2: log Σ over the untouched body (ratio ≤ cutoff) of w̃_s p(z|θ_s), and of w̃_s.
+# ---- stage 1: log-ratios and per-row sums ----------------------------------------------------
+# XLA CPU keeps elementwise work vectorised in its loop fusions but not inside fused
+# reductions: row sums are written as dot products with ones throughout.
+def row_sums(a, weights):
+    """a (…, K) @ weights (K, J): row sums as a dot product."""
+    return a @ weights
 
-    A separate compiled function on purpose: fused with ``top_k`` in one program, XLA CPU
-    replaces the top-k by a full sort (about 10× slower at S = 4000).
+
+def log1p_unit(e):
+    """log(1 + e) for 0 ≤ e ≤ 1 as 2 atanh(s), s = e / (2 + e) ≤ 1/3 (odd series, float32-exact).
+
+    A third of the cost of XLA CPU's log1p, and as accurate for small e.
     """
-    x = base_log_weights[None, :] - loglik_rows - row_max[:, None]
-    body = jnp.where(x <= cutoff[:, None], x, -jnp.inf)
-    lse = jax.nn.logsumexp
-    return lse(body + loglik_rows, axis=1), lse(body, axis=1)
+    s = e / (2.0 + e)
+    z = s * s
+    series = 2.0 / 15
+    for c in (2.0 / 13, 2.0 / 11, 2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3):
+        series = series * z + c
+    return 2.0 * s + s * z * series
 
 
-def psis_finish(top, top_index, row_max, body_terms, base_log_weights, n_tail: int):
-    """Stage 3: GPD fit of the tail, smoothed tail weights, elpd_loo, k̂ and the exact flag."""
-    cutoff = jnp.maximum(top[:, n_tail], CUTOFF_MIN)
-    tail = top[:, n_tail - 1::-1]  # the M largest, ascending
-    k, sigma = gpd_fit_rows(jnp.exp(tail) - jnp.exp(cutoff)[:, None], xp=jnp)
+def block_outputs(neg_loglik, log_base, weight_diff, *, shift_exp: bool = True):
+    """(ratios b − log p, Σ_s log p, Σ_s (w_s − w'_s) log p, log Σ_s e^{ratio}) of a block.
+
+    ``shift_exp`` False: Σ e^{ratio} unshifted (one pass less), for families whose ratios stay
+    in float32 range; a row that overflows gets log Σ = inf and is redone on its own.
+    """
+    ratios = neg_loglik if log_base is None else log_base[None, :] + neg_loglik
+    sums = row_sums(neg_loglik, jnp.stack([jnp.ones_like(weight_diff), weight_diff], axis=1))
+    if shift_exp:
+        log_sum_exp = jax.nn.logsumexp(ratios, axis=1)
+    else:
+        log_sum_exp = jnp.log(row_sums(jnp.exp(ratios), jnp.ones((ratios.shape[1], 1), ratios.dtype))[:, 0])
+    return ratios, -sums[:, 0], -sums[:, 1], log_sum_exp
+
+
+def logistic_block(theta, signed_rows, log_base, weight_diff):
+    """Stage 1 for the logistic family: −log p = softplus(−t), t = ±(b + wᵀx) signed by the label.
+
+    softplus(−t) = max(−t, 0) + log1p(e^{−|t|}). Σ_s e^{b_s + softplus} ≥ e^{max b} = 1 cannot
+    underflow and overflows only where p < e^{−88}: no shift needed. ``log_base`` None: uniform.
+    """
+    t = signed_rows @ theta.T
+    neg_loglik = jnp.maximum(-t, 0.0) + log1p_unit(jnp.exp(-jnp.abs(t)))
+    return block_outputs(neg_loglik, log_base, weight_diff, shift_exp=False)
+
+
+def family_block(theta, X, y, log_base, weight_diff, *, loglik_rows):
+    """Stage 1 for any family: its own vmapped per-row log-likelihood."""
+    neg_loglik = -jax.vmap(loglik_rows, in_axes=(0, None, None))(theta, X, y).T  # (n, S)
+    return block_outputs(neg_loglik, log_base, weight_diff)
+
+
+def loglik_block(loglik_rows, log_base):
+    """Stage 1 from given (n, S) log-likelihood rows: ratios and log Σ_s e^{ratio}."""
+    ratios = -loglik_rows if log_base is None else log_base[None, :] - loglik_rows
+    return ratios, jax.nn.logsumexp(ratios, axis=1)
+
+
+def signed_design(X, y) -> np.ndarray:
+    """Rows (1, x) times ±1 by label, so that t = rows · θ is the label's logit."""
+    ones = np.ones((X.shape[0], 1), np.float32)
+    return (np.concatenate([ones, X], axis=1) * (2 * y - 1)[:, None]).astype(np.float32)
+
+
+def uses_logistic_form(family: ModelFamily, y) -> bool:
+    """The softplus form holds for the logistic family with 0/1 labels."""
+    return family.loglik_rows is logistic_loglik_rows and bool(np.all((y == 0) | (y == 1)))
+
+
+# ---- stage 2: the M + 1 largest ratios of every row (numpy) ----------------------------------
+def top_ratios(ratios, n_top: int, buffer: np.ndarray) -> np.ndarray:
+    """The n_top largest values of every row, ascending. ``buffer``: scratch of ratios' shape."""
+    kth = ratios.shape[1] - n_top
+    np.copyto(buffer, ratios)
+    buffer.partition(kth, axis=1)  # in place: no fresh pages per block
+    return np.sort(buffer[:, kth:], axis=1)
+
+
+def top_ratios_indexed(ratios, n_top: int) -> tuple[np.ndarray, np.ndarray]:
+    """As ``top_ratios`` with the sample index of every value (for non-uniform weights)."""
+    kth = ratios.shape[1] - n_top
+    index = np.argpartition(ratios, kth, axis=1)[:, kth:]
+    values = np.take_along_axis(ratios, index, axis=1)
+    order = np.argsort(values, axis=1)
+    return np.take_along_axis(values, order, axis=1), np.take_along_axis(index, order, axis=1)
+
+
+# ---- stage 3: PSIS-LOO from the M + 1 largest ratios -----------------------------------------
+def _mean_log1p_grid(beta, y):
+    """(1/M) Σ_j log1p(−β_i y_j) for every row and grid value: (n, m) from β (n, m), y (n, M).
+
+    log1p of products of eight factors 1 − β y_j, each product carried as (product − 1) so
+    that factors close to 1 keep their digits: an eighth of the logarithms.
+    """
+    n_tail = y.shape[1]
+    width = -(-n_tail // 8)
+    y = jnp.pad(y, ((0, 0), (0, 8 * width - n_tail)))  # zeros: factors of exactly 1
+    terms = [-beta[:, :, None] * y[:, None, j * width:(j + 1) * width] for j in range(8)]
+    while len(terms) > 1:  # (1 + a)(1 + b) − 1 = a + b + ab
+        terms = [a + b + a * b for a, b in zip(terms[0::2], terms[1::2])]
+    return row_sums(jnp.log1p(terms[0]), jnp.ones((width, 1), y.dtype))[..., 0] / n_tail
+
+
+def gpd_fit_block(tail):
+    """``psis.gpd_fit_rows`` (Zhang & Stephens, ArviZ's priors) for float32 blocks on XLA CPU.
+
+    ``tail`` (n, M): exceedances, ascending per row. The same estimate, computed in units of
+    the largest exceedance (y = x / x_max: the fit is scale-equivariant), where b_i x_j =
+    β_i y_j with β_i = 1 + g_i x_max / (3 x_quartile) = O(1): float32 keeps its digits where
+    b_i ≈ 0. Returns (k̂, σ, usable); not usable: (1 + |β|)⁸ could overflow float32.
+    """
+    n_tail = tail.shape[1]
+    m_est = 30 + int(n_tail**0.5)
+    grid = jnp.asarray(1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5)), tail.dtype)
+    x_max = tail[:, -1]
+    y = tail / x_max[:, None]
+    rho = 1 / (3 * y[:, int(n_tail / 4 + 0.5) - 1])
+    beta = 1 + grid[None, :] * rho[:, None]  # b · x_max
+    k = _mean_log1p_grid(beta, y)
+    len_scale = n_tail * (jnp.log(-(beta / k)) - k - 1)  # up to a per-row constant
+    weights = jax.nn.softmax(len_scale, axis=1)
+    weights = jnp.where(weights >= NEGLIGIBLE, weights, 0.0)  # as ArviZ: drop negligible weights
+    beta_post = jnp.sum(beta * weights, axis=1) / jnp.sum(weights, axis=1)
+    k_post = row_sums(jnp.log1p(-beta_post[:, None] * y), jnp.ones((n_tail, 1), y.dtype))[:, 0] / n_tail
+    sigma = -k_post / beta_post * x_max
+    usable = rho * -grid[0] < 6e4
+    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma, usable
+
+
+def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base):
+    """(elpd_loo, k̂, exact) of every row from its M + 1 largest log-ratios ``top`` (ascending).
+
+    top[:, 0] is ArviZ's cutoff (the (M+1)-th largest), top[:, 1:] the tail; ``top_log_base``
+    holds their b_s (None: all 0), ``sum_base`` = Σ_s e^{b_s}. With x = ratio − max
+    (psislw's shift) and q the smoothed tail, elpd = log(Σ_body e^{x+log p} + Σ_tail e^{q+log p})
+    − log(Σ_body e^x + Σ_tail e^q), where x + log p = b − max: the body enters only through
+    the totals Σ e^b and Σ e^x, minus their tail parts.
+    """
+    n_tail = top.shape[1] - 1
+    ones = jnp.ones((n_tail, 1), top.dtype)
+    r_max = top[:, -1]
+    x = top[:, 1:] - r_max[:, None]
+    x_cut = top[:, 0] - r_max
+    exceed = jnp.exp(x) - jnp.exp(x_cut)[:, None]
+    k, sigma, usable = gpd_fit_block(exceed)
     probs = (jnp.arange(n_tail, dtype=top.dtype) + 0.5) / n_tail
-    smoothed = jnp.minimum(jnp.log(gpd_quantiles(probs, k, sigma, xp=jnp) + jnp.exp(cutoff)[:, None]), 0.0)
-    # log p(z|θ_s) of the tail samples, recovered from their ratios (a gather from (S,) only)
-    tail_loglik = base_log_weights[top_index[:, n_tail - 1::-1]] - tail - row_max[:, None]
-    lse = jax.nn.logsumexp
-    body_ll, body_w = body_terms
-    elpd = (jnp.logaddexp(body_ll, lse(smoothed + tail_loglik, axis=1))
-            - jnp.logaddexp(body_w, lse(smoothed, axis=1)))
-    # Ties at the cutoff: ArviZ leaves tied values out of the tail; here they stay in it with a
-    # zero exceedance (a negligible difference). Rows with no usable fit go to ArviZ.
-    exact = (top[:, n_tail] >= CUTOFF_MIN) & jnp.isfinite(k) & (sigma > 0)
+    quantiles = gpd_quantiles(probs, k, sigma, xp=jnp) + jnp.exp(x_cut)[:, None]
+    smoothed = jnp.minimum(jnp.log(quantiles), 0.0)  # truncated at the largest raw weight
+    tail_base = 0.0 if top_log_base is None else top_log_base[:, 1:]
+    tail_loglik = tail_base - top[:, 1:]
+    body_base = sum_base - (n_tail if top_log_base is None else row_sums(jnp.exp(tail_base), ones)[:, 0])
+    body_ratio = jnp.exp(log_sum_exp_ratio - r_max) - row_sums(jnp.exp(x), ones)[:, 0]
+    # log Σ_tail e^{q + log p}: shifted by the largest term so that no float32 underflow occurs
+    numer = smoothed + tail_loglik
+    numer_max = jnp.max(numer, axis=1)
+    tail_numer = numer_max + jnp.log(row_sums(jnp.exp(numer - numer_max[:, None]), ones)[:, 0])
+    elpd = (jnp.logaddexp(jnp.log(body_base) - r_max, tail_numer)
+            - jnp.log(body_ratio + row_sums(jnp.exp(smoothed), ones)[:, 0]))
+    # ArviZ leaves ratios tied with the cutoff out of the tail (a shorter tail): those rows,
+    # failed fits and float32 under/overflow are redone one row at a time
+    exact = ((top[:, 0] < top[:, 1]) & (x_cut > SAFE_EXP) & jnp.isfinite(k) & (sigma > 0)
+             & usable & (body_ratio > 0) & jnp.isfinite(elpd) & (n_tail > 4))
     return elpd, k, exact
 
 
+_finish_fn = jax.jit(psis_loo_tail)
+
+
 class BlockPsis:
-    """PSIS-LOO of (n, S) blocks of log-likelihood rows, as three compiled stages."""
+    """Stages 2 and 3 of block PSIS-LOO for one candidate set (S samples, log-weights)."""
 
-    def __init__(self, n_tail: int):
-        self.n_tail = n_tail
-        self._select = jax.jit(partial(psis_select, n_tail=n_tail))
-        self._body = jax.jit(psis_body_sums)
-        self._finish = jax.jit(partial(psis_finish, n_tail=n_tail))
+    def __init__(self, n_samples: int, log_weights=None):
+        self.n_samples = n_samples
+        self.n_tail = psis_tail_length(n_samples)
+        if log_weights is None:
+            self.log_base = None  # uniform: ratios are −log p
+            self.sum_base = np.float32(n_samples)
+        else:
+            base = normalize_log_weights(log_weights)
+            self.log_base = (base - base.max()).astype(np.float32)  # b_s ≤ 0, the largest 0
+            self.sum_base = np.float32(np.sum(np.exp(base - base.max())))
+        self._scratch = threading.local()
 
-    def __call__(self, loglik_rows, base_log_weights):
-        """(elpd_loo, k̂, exact) per row."""
-        top, top_index, row_max = self._select(loglik_rows, base_log_weights)
-        cutoff = jnp.maximum(top[:, self.n_tail], CUTOFF_MIN)
-        body = self._body(loglik_rows, base_log_weights, row_max, cutoff)
-        return self._finish(top, top_index, row_max, body, base_log_weights)
+    def _buffer(self, shape) -> np.ndarray:
+        buf = getattr(self._scratch, "buffer", None)
+        if buf is None or buf.shape != shape:
+            buf = self._scratch.buffer = np.empty(shape, np.float32)
+        return buf
+
+    def top(self, ratios) -> tuple[np.ndarray, np.ndarray | None]:
+        """Stage 2: the M + 1 largest ratios of every row (ascending) and their b_s."""
+        ratios = np.asarray(ratios)
+        if self.log_base is None:
+            return top_ratios(ratios, self.n_tail + 1, self._buffer(ratios.shape)), None
+        top, index = top_ratios_indexed(ratios, self.n_tail + 1)
+        return top, self.log_base[index]
+
+    def finish(self, top, top_log_base, log_sum_exp_ratio):
+        """Stage 3: (elpd_loo, k̂, exact) per row (numpy arrays)."""
+        out = _finish_fn(top, top_log_base, log_sum_exp_ratio, self.sum_base)
+        return tuple(np.asarray(a) for a in out)
 
 
-def _arviz_rows(loglik_rows: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ArviZ's per-row PSIS-LOO for the rows the block routine flagged."""
-    from arviz import psislw
-    from scipy.special import logsumexp
+def per_row_psis_loo(loglik_rows: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PSIS-LOO one row at a time by ``psis.psis_smooth`` (ArviZ's ``psislw``, pinned to it by a
+    test), for the rows the block routine flagged: no xarray, no ArviZ import."""
+    elpd, khat = np.empty(len(loglik_rows)), np.empty(len(loglik_rows))
+    for i, loglik in enumerate(np.asarray(loglik_rows, np.float64)):
+        log_weights, khat[i] = psis_smooth(base - loglik, reff=1.0)
+        terms = log_weights + loglik
+        top = terms.max()
+        elpd[i] = top + np.log(np.sum(np.exp(terms - top)))
+    return elpd, khat
 
-    ll = np.asarray(loglik_rows, np.float64)
-    smoothed, k = psislw(base[None, :] - ll, reff=1.0)
-    return logsumexp(smoothed + ll, axis=1), np.atleast_1d(np.asarray(k, np.float64))
 
-
-_psis_fns: dict = {}
-
-
-def _psis_fn(n_tail: int) -> BlockPsis:
-    if n_tail not in _psis_fns:
-        _psis_fns[n_tail] = BlockPsis(n_tail)
-    return _psis_fns[n_tail]
+# ---- drivers ----------------------------------------------------------------------------------
+CHUNK_BLOCKS = 8  # stage 3 runs once per 8 blocks: XLA's fixed cost per call is then negligible
 
 
 def _blocks(n: int, block: int) -> Iterator[tuple[int, int]]:
     for begin in range(0, n, block):
         yield begin, min(begin + block, n)
+
+
+def _run_blocks(n_rows: int, block: int, work: Callable[[int, int], None]) -> None:
+    """work(begin, stop) for every block of rows, ``N_WORKERS`` blocks at a time."""
+    if N_WORKERS == 1 or n_rows <= block:
+        for begin, stop in _blocks(n_rows, block):
+            work(begin, stop)
+        return
+    with ThreadPoolExecutor(N_WORKERS) as pool:
+        for future in [pool.submit(work, *b) for b in _blocks(n_rows, block)]:
+            future.result()  # re-raises a worker's exception
 
 
 def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
@@ -120,9 +294,50 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([a, np.zeros((rows - a.shape[0],) + a.shape[1:], a.dtype)])
 
 
-def default_block_rows(n_samples: int, budget_bytes: int = 64 << 20) -> int:
-    """Rows per block so that the block's (rows, S) float32 arrays stay near ``budget_bytes``."""
-    return max(8, budget_bytes // (4 * 4 * max(n_samples, 1)))
+def default_block_rows(n_samples: int, budget_bytes: int = 4 << 20) -> int:
+    """Rows per block so that one (rows, S) float32 block stays near ``budget_bytes`` (in cache)."""
+    return max(8, budget_bytes // (4 * max(n_samples, 1)))
+
+
+def _blocked_loo(n_rows: int, block: int, psis: BlockPsis, ratio_rows, base, elpd, khat) -> None:
+    """Stages 1–3 over all rows, filling ``elpd`` and ``khat``; flagged rows one at a time.
+
+    ratio_rows(rows) → (ratios, log Σ_s e^ratio) of the rows ``rows`` (a slice or an index
+    array), padded to ``block`` rows; ``base``: the normalised log-weights.
+    """
+    chunk = block * CHUNK_BLOCKS
+    redo: list[np.ndarray] = []
+
+    def work(begin: int, stop: int) -> None:
+        tops, bases, lses = [], [], []
+        for b0, b1 in _blocks(stop - begin, block):
+            ratios, lse = ratio_rows(slice(begin + b0, begin + b1))
+            top, top_base = psis.top(ratios)
+            tops.append(top[: b1 - b0])
+            bases.append(None if top_base is None else top_base[: b1 - b0])
+            lses.append(np.asarray(lse)[: b1 - b0])
+        top_base = None if bases[0] is None else _pad_rows(np.concatenate(bases), chunk)
+        e, k, exact = psis.finish(_pad_rows(np.concatenate(tops), chunk), top_base,
+                                  _pad_rows(np.concatenate(lses), chunk))
+        n = stop - begin
+        elpd[begin:stop], khat[begin:stop] = e[:n], k[:n]
+        redo.append(begin + np.flatnonzero(~exact[:n]))
+
+    _run_blocks(n_rows, chunk, work)
+    redo_rows = np.concatenate(redo) if redo else np.zeros(0, int)
+    for begin, stop in _blocks(redo_rows.size, block):
+        rows = redo_rows[begin:stop]
+        ratios = np.asarray(ratio_rows(rows)[0])[: rows.size]
+        loglik = -ratios if psis.log_base is None else psis.log_base - ratios
+        elpd[rows], khat[rows] = per_row_psis_loo(loglik, base)
+
+
+def _base_log_weights(log_weights, n_samples: int) -> np.ndarray:
+    return (np.full(n_samples, -np.log(n_samples)) if log_weights is None
+            else normalize_log_weights(log_weights))
+
+
+_loglik_ratio_fn = jax.jit(loglik_block)
 
 
 def psis_loo_rows(loglik, log_weights=None, block_rows: int | None = None):
@@ -133,36 +348,29 @@ def psis_loo_rows(loglik, log_weights=None, block_rows: int | None = None):
     """
     loglik = np.asarray(loglik, np.float32)
     n_samples, n_rows = loglik.shape
-    base = (np.full(n_samples, -np.log(n_samples)) if log_weights is None
-            else normalize_log_weights(log_weights))
-    fn = _psis_fn(psis_tail_length(n_samples))
+    psis = BlockPsis(n_samples, log_weights)
     block = min(n_rows, block_rows or default_block_rows(n_samples))
     elpd, khat = np.empty(n_rows), np.empty(n_rows)
-    base32 = base.astype(np.float32)
-    for begin, stop in _blocks(n_rows, block):
-        rows = _pad_rows(np.ascontiguousarray(loglik[:, begin:stop].T), block)
-        e, k, exact = (np.asarray(a) for a in fn(rows, base32))
-        elpd[begin:stop], khat[begin:stop] = e[: stop - begin], k[: stop - begin]
-        redo = np.flatnonzero(~exact[: stop - begin])
-        if redo.size:
-            elpd[begin + redo], khat[begin + redo] = _arviz_rows(rows[redo], base)
+
+    def ratio_rows(rows):
+        return _loglik_ratio_fn(_pad_rows(np.ascontiguousarray(loglik[:, rows].T), block), psis.log_base)
+
+    _blocked_loo(n_rows, block, psis, ratio_rows, _base_log_weights(log_weights, n_samples), elpd, khat)
     return elpd, khat
 
 
-def _loglik_block_fn(family: ModelFamily):
-    """Jitted (θ, X block, y block, w_before − w_after) → ((n, S) log-lik, mean, r(z))."""
+_stage1_fns: dict = {}
+
+
+def _stage1_fn(family: ModelFamily, logistic: bool):
+    """The compiled stage 1 of a family (cached per family signature)."""
     from .inference.nuts import family_signature
 
-    key = ("loglik-block",) + family_signature(family)
-    if key in _psis_fns:
-        return _psis_fns[key]
-
-    def block(theta, X, y, weight_diff):
-        loglik = jax.vmap(family.loglik_rows, in_axes=(0, None, None))(theta, X, y).T  # (n, S)
-        return loglik, jnp.mean(loglik, axis=1), loglik @ weight_diff
-
-    _psis_fns[key] = jax.jit(block)
-    return _psis_fns[key]
+    key = (logistic,) + family_signature(family)
+    if key not in _stage1_fns:
+        _stage1_fns[key] = jax.jit(logistic_block if logistic
+                                   else partial(family_block, loglik_rows=family.loglik_rows))
+    return _stage1_fns[key]
 
 
 def score_rows(family: ModelFamily, flat_samples, X, y, log_weights_before=None,
@@ -176,33 +384,33 @@ def score_rows(family: ModelFamily, flat_samples, X, y, log_weights_before=None,
     """
     theta = np.asarray(flat_samples, np.float32)
     n_samples = theta.shape[0]
-    uniform = np.full(n_samples, -np.log(n_samples))
-    before = uniform if log_weights_before is None else normalize_log_weights(log_weights_before)
+    before = _base_log_weights(log_weights_before, n_samples)
     after = before if log_weights_after is None else normalize_log_weights(log_weights_after)
     weight_diff = (np.exp(before) - np.exp(after)).astype(np.float32)
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)
     n_rows = X.shape[0]
     block = min(n_rows, block_rows or default_block_rows(n_samples))
-    loglik_fn = _loglik_block_fn(family)
-    psis = _psis_fn(psis_tail_length(n_samples))
-    names = ["loglik_mean", "influence"] + (["elpd_loo", "pareto_k"] if loo else [])
-    out = {name: np.empty(n_rows) for name in names}
-    base32 = before.astype(np.float32)
-    for begin, stop in _blocks(n_rows, block):
-        n = stop - begin
-        loglik, mean, influence = loglik_fn(theta, _pad_rows(X[begin:stop], block),
-                                            _pad_rows(y[begin:stop], block), weight_diff)
-        out["loglik_mean"][begin:stop] = np.asarray(mean)[:n]
-        out["influence"][begin:stop] = np.asarray(influence)[:n]
-        if loo:
-            elpd, k, exact = (np.asarray(a)[:n] for a in psis(loglik, base32))
-            out["elpd_loo"][begin:stop], out["pareto_k"][begin:stop] = elpd, k
-            redo = np.flatnonzero(~exact)
-            if redo.size:
-                rows = np.asarray(loglik)[redo]
-                out["elpd_loo"][begin + redo], out["pareto_k"][begin + redo] = _arviz_rows(rows, before)
-    return out
+    logistic = uses_logistic_form(family, y)
+    stage1 = _stage1_fn(family, logistic)
+    psis = BlockPsis(n_samples, log_weights_before)
+    out = {name: np.empty(n_rows) for name in ("loglik_mean", "influence", "elpd_loo", "pareto_k")}
+
+    def ratio_rows(rows):
+        """Stage 1 of rows ``rows``; stores their mean log-lik and r(z) on the way."""
+        n = len(y[rows])
+        Xb, yb = _pad_rows(X[rows], block), _pad_rows(y[rows], block)
+        design = (signed_design(Xb, yb),) if logistic else (Xb, yb)
+        ratios, ll_sum, influence, lse = stage1(theta, *design, psis.log_base, weight_diff)
+        out["loglik_mean"][rows] = np.asarray(ll_sum)[:n] / n_samples
+        out["influence"][rows] = np.asarray(influence)[:n]
+        return ratios, lse
+
+    if loo:
+        _blocked_loo(n_rows, block, psis, ratio_rows, before, out["elpd_loo"], out["pareto_k"])
+        return out
+    _run_blocks(n_rows, block, lambda begin, stop: ratio_rows(slice(begin, stop)))
+    return {name: out[name] for name in ("loglik_mean", "influence")}
 
 
 __all__ = ["BlockPsis", "psis_loo_rows", "score_rows"]
