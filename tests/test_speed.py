@@ -1,4 +1,4 @@
-"""The export cache of traced samplers, lazy imports, and the block scorer (vs ArviZ)."""
+"""The export cache of traced samplers and lazy imports (the block scorer: tests/test_scoring.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bayes_unlearn.inference import export_cache, nuts
-from bayes_unlearn.inference.nuts import loglik_matrix, sample_nuts
+from bayes_unlearn.inference.nuts import sample_nuts
 from bayes_unlearn.models import logistic_family
 
 SMALL = {"chains": 2, "warmup": 100, "draws": 100, "seed": 3}
@@ -101,49 +101,3 @@ def test_sampler_import_does_not_load_blackjax_or_sklearn():
             "print(sorted(m for m in ('blackjax', 'sklearn', 'pandas', 'arviz') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-# ---- block scorer ---------------------------------------------------------------------------
-def _loglik(n_rows=40, n_samples=1000, seed=0):
-    rng = np.random.default_rng(seed)
-    theta = np.array([0.3, 1.0, -0.5, 0.8]) + 0.3 * rng.standard_normal((n_samples, 4))
-    X = rng.standard_normal((n_rows, 3))
-    y = (rng.random(n_rows) < 0.5).astype(float)
-    return theta, X, y
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-def test_block_psis_loo_matches_arviz(weighted):
-    from bayes_unlearn.repair.loo import psis_loo_rows as arviz_rows
-    from bayes_unlearn.scoring import psis_loo_rows
-
-    theta, X, y = _loglik()
-    family = logistic_family(3)
-    ll = loglik_matrix(family, theta, X, y)
-    log_w = np.random.default_rng(1).normal(0, 0.5, len(theta)) if weighted else None
-    elpd, k = psis_loo_rows(ll, log_w, block_rows=16)  # 40 rows: 3 blocks, the last padded
-    elpd_ref, k_ref = arviz_rows(ll, log_w)
-    np.testing.assert_allclose(elpd, elpd_ref, atol=1e-3)
-    np.testing.assert_allclose(k, k_ref, atol=1e-3)
-    assert np.ptp(k_ref) > 0.1  # the rows differ: the comparison is not vacuous
-
-
-def test_score_rows_gives_the_exact_influence_and_means():
-    from bayes_unlearn.repair.influence import influence_scores
-    from bayes_unlearn.scoring import score_rows
-
-    theta, X, y = _loglik(n_rows=30, n_samples=800, seed=2)
-    family = logistic_family(3)
-    ll = loglik_matrix(family, theta, X, y)
-    after = ll[:, :5].sum(axis=1)  # reweighting by p(F|θ), F = the first five rows
-    scores = score_rows(family, theta, X, y, None, after, block_rows=8)
-    expected = influence_scores(ll, np.zeros(len(theta)), ll, after)
-    np.testing.assert_allclose(scores["influence"], expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(scores["loglik_mean"], ll.mean(axis=0), rtol=1e-5, atol=1e-6)
-    # tilting by p(F|θ) can only raise E[log p(F|θ)]: Σ_{i∈F} r(z_i) = −Cov(f, e^f)/E[e^f] < 0
-    assert scores["influence"][:5].sum() < 0
-    from bayes_unlearn.repair.loo import psis_loo_rows as arviz_rows
-
-    elpd_ref, k_ref = arviz_rows(ll)
-    np.testing.assert_allclose(scores["elpd_loo"], elpd_ref, atol=1e-3)
-    np.testing.assert_allclose(scores["pareto_k"], k_ref, atol=1e-3)

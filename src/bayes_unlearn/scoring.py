@@ -28,8 +28,8 @@ precision (tests pin both).
 
 from __future__ import annotations
 
+import ctypes
 import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -45,11 +45,10 @@ import jax.numpy as jnp  # noqa: E402
 
 from .models.base import ModelFamily  # noqa: E402
 from .models.logistic import logistic_loglik_rows  # noqa: E402
-from .psis import NEGLIGIBLE, gpd_quantiles, psis_smooth, psis_tail_length  # noqa: E402
+from .psis import CUTOFF_MIN, NEGLIGIBLE, gpd_quantiles, psis_smooth, psis_tail_length  # noqa: E402
 from .weights import normalize_log_weights  # noqa: E402
 
 N_WORKERS = max(1, min(2, os.cpu_count() or 1))
-SAFE_EXP = -80.0  # float32 e^x underflows below ≈ −87: tails reaching further go per row
 
 
 # ---- stage 1: log-ratios and per-row sums ----------------------------------------------------
@@ -88,12 +87,13 @@ def block_outputs(neg_loglik, log_base, weight_diff, *, shift_exp: bool = True):
     return ratios, -sums[:, 0], -sums[:, 1], log_sum_exp
 
 
-def logistic_block(theta, signed_rows, log_base, weight_diff):
+def logistic_block(theta, X, y, log_base, weight_diff):
     """Stage 1 for the logistic family: −log p = softplus(−t), t = ±(b + wᵀx) signed by the label.
 
     softplus(−t) = max(−t, 0) + log1p(e^{−|t|}). Σ_s e^{b_s + softplus} ≥ e^{max b} = 1 cannot
     underflow and overflows only where p < e^{−88}: no shift needed. ``log_base`` None: uniform.
     """
+    signed_rows = jnp.concatenate([jnp.ones_like(y)[:, None], X], axis=1) * (2 * y - 1)[:, None]
     t = signed_rows @ theta.T
     neg_loglik = jnp.maximum(-t, 0.0) + log1p_unit(jnp.exp(-jnp.abs(t)))
     return block_outputs(neg_loglik, log_base, weight_diff, shift_exp=False)
@@ -111,24 +111,31 @@ def loglik_block(loglik_rows, log_base):
     return ratios, jax.nn.logsumexp(ratios, axis=1)
 
 
-def signed_design(X, y) -> np.ndarray:
-    """Rows (1, x) times ±1 by label, so that t = rows · θ is the label's logit."""
-    ones = np.ones((X.shape[0], 1), np.float32)
-    return (np.concatenate([ones, X], axis=1) * (2 * y - 1)[:, None]).astype(np.float32)
-
-
 def uses_logistic_form(family: ModelFamily, y) -> bool:
     """The softplus form holds for the logistic family with 0/1 labels."""
     return family.loglik_rows is logistic_loglik_rows and bool(np.all((y == 0) | (y == 1)))
 
 
 # ---- stage 2: the M + 1 largest ratios of every row (numpy) ----------------------------------
-def top_ratios(ratios, n_top: int, buffer: np.ndarray) -> np.ndarray:
-    """The n_top largest values of every row, ascending. ``buffer``: scratch of ratios' shape."""
-    kth = ratios.shape[1] - n_top
-    np.copyto(buffer, ratios)
-    buffer.partition(kth, axis=1)  # in place: no fresh pages per block
-    return np.sort(buffer[:, kth:], axis=1)
+def _writable(host: np.ndarray) -> np.ndarray:
+    """``host`` itself, or a writable alias of it when it is a read-only view of an XLA buffer."""
+    if host.flags.writeable:
+        return host
+    pointer = ctypes.cast(host.ctypes.data, ctypes.POINTER(np.ctypeslib.as_ctypes_type(host.dtype)))
+    return np.ctypeslib.as_array(pointer, host.shape)
+
+
+def top_ratios(ratios, n_top: int) -> np.ndarray:
+    """The n_top largest values of every row, ascending.
+
+    ``ratios`` is partitioned in place: it is a fresh block used only here (an XLA output
+    that nothing else reads), so copying it first would be a pass over the block for nothing.
+    """
+    host = np.asarray(ratios)  # zero-copy on CPU; ``ratios`` stays alive while it is used
+    kth = host.shape[1] - n_top
+    rows = _writable(host)
+    rows.partition(kth, axis=1)
+    return np.sort(rows[:, kth:], axis=1)
 
 
 def top_ratios_indexed(ratios, n_top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,48 +148,47 @@ def top_ratios_indexed(ratios, n_top: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---- stage 3: PSIS-LOO from the M + 1 largest ratios -----------------------------------------
-def _mean_log1p_grid(beta, y):
+def _mean_log1p_grid(beta, y, group: int):
     """(1/M) Σ_j log1p(−β_i y_j) for every row and grid value: (n, m) from β (n, m), y (n, M).
 
-    log1p of products of eight factors 1 − β y_j, each product carried as (product − 1) so
-    that factors close to 1 keep their digits: an eighth of the logarithms.
+    With ``group`` = 8: log1p of products of eight factors 1 − β y_j, each product carried as
+    (product − 1) so that factors close to 1 keep their digits: an eighth of the logarithms.
+    ``group`` must be a power of two.
     """
     n_tail = y.shape[1]
-    width = -(-n_tail // 8)
-    y = jnp.pad(y, ((0, 0), (0, 8 * width - n_tail)))  # zeros: factors of exactly 1
-    terms = [-beta[:, :, None] * y[:, None, j * width:(j + 1) * width] for j in range(8)]
+    width = -(-n_tail // group)
+    y = jnp.pad(y, ((0, 0), (0, group * width - n_tail)))  # zeros: factors of exactly 1
+    terms = [-beta[:, :, None] * y[:, None, j * width:(j + 1) * width] for j in range(group)]
     while len(terms) > 1:  # (1 + a)(1 + b) − 1 = a + b + ab
         terms = [a + b + a * b for a, b in zip(terms[0::2], terms[1::2])]
     return row_sums(jnp.log1p(terms[0]), jnp.ones((width, 1), y.dtype))[..., 0] / n_tail
 
 
-def gpd_fit_block(tail):
+def gpd_fit_block(y, group: int = 8):
     """``psis.gpd_fit_rows`` (Zhang & Stephens, ArviZ's priors) for float32 blocks on XLA CPU.
 
-    ``tail`` (n, M): exceedances, ascending per row. The same estimate, computed in units of
-    the largest exceedance (y = x / x_max: the fit is scale-equivariant), where b_i x_j =
-    β_i y_j with β_i = 1 + g_i x_max / (3 x_quartile) = O(1): float32 keeps its digits where
-    b_i ≈ 0. Returns (k̂, σ, usable); not usable: (1 + |β|)⁸ could overflow float32.
+    ``y`` (n, M): exceedances in units of the largest one (ascending, y[:, -1] = 1); the fit is
+    scale-equivariant, and in these units b_i x_j = β_i y_j with β_i = 1 + g_i / (3 y_quartile)
+    = O(1), so float32 keeps its digits where b_i ≈ 0. Returns (k̂, σ in units of the largest
+    exceedance, usable); not usable: products of ``group`` factors, up to (1 + |β|)^group,
+    could overflow float32 (heavy tails, k̂ ≳ 1: ``group`` = 1 has no such limit).
     """
-    n_tail = tail.shape[1]
+    n_tail = y.shape[1]
     m_est = 30 + int(n_tail**0.5)
-    grid = jnp.asarray(1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5)), tail.dtype)
-    x_max = tail[:, -1]
-    y = tail / x_max[:, None]
+    grid = jnp.asarray(1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5)), y.dtype)
     rho = 1 / (3 * y[:, int(n_tail / 4 + 0.5) - 1])
     beta = 1 + grid[None, :] * rho[:, None]  # b · x_max
-    k = _mean_log1p_grid(beta, y)
+    k = _mean_log1p_grid(beta, y, group)
     len_scale = n_tail * (jnp.log(-(beta / k)) - k - 1)  # up to a per-row constant
     weights = jax.nn.softmax(len_scale, axis=1)
     weights = jnp.where(weights >= NEGLIGIBLE, weights, 0.0)  # as ArviZ: drop negligible weights
     beta_post = jnp.sum(beta * weights, axis=1) / jnp.sum(weights, axis=1)
     k_post = row_sums(jnp.log1p(-beta_post[:, None] * y), jnp.ones((n_tail, 1), y.dtype))[:, 0] / n_tail
-    sigma = -k_post / beta_post * x_max
-    usable = rho * -grid[0] < 6e4
-    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma, usable
+    usable = (1 + rho * -grid[0]) ** group < 1e38
+    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), -k_post / beta_post, usable
 
 
-def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base):
+def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base, *, group: int = 8):
     """(elpd_loo, k̂, exact) of every row from its M + 1 largest log-ratios ``top`` (ascending).
 
     top[:, 0] is ArviZ's cutoff (the (M+1)-th largest), top[:, 1:] the tail; ``top_log_base``
@@ -190,17 +196,21 @@ def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base):
     (psislw's shift) and q the smoothed tail, elpd = log(Σ_body e^{x+log p} + Σ_tail e^{q+log p})
     − log(Σ_body e^x + Σ_tail e^q), where x + log p = b − max: the body enters only through
     the totals Σ e^b and Σ e^x, minus their tail parts.
+
+    The exceedances e^x − e^{x_cut} = e^{x_cut} expm1(ratio − cutoff) are formed from
+    differences of ratios (float32 e^x alone loses them when the ratios are all close), and
+    the factor e^{x_cut} cancels from the fit: q = x_cut + log1p(σ Q(p) expm1(max − cutoff)).
     """
     n_tail = top.shape[1] - 1
     ones = jnp.ones((n_tail, 1), top.dtype)
     r_max = top[:, -1]
     x = top[:, 1:] - r_max[:, None]
     x_cut = top[:, 0] - r_max
-    exceed = jnp.exp(x) - jnp.exp(x_cut)[:, None]
-    k, sigma, usable = gpd_fit_block(exceed)
+    span = jnp.expm1(r_max - top[:, 0])  # largest exceedance / e^{x_cut}
+    k, sigma, usable = gpd_fit_block(jnp.expm1(top[:, 1:] - top[:, :1]) / span[:, None], group)
     probs = (jnp.arange(n_tail, dtype=top.dtype) + 0.5) / n_tail
-    quantiles = gpd_quantiles(probs, k, sigma, xp=jnp) + jnp.exp(x_cut)[:, None]
-    smoothed = jnp.minimum(jnp.log(quantiles), 0.0)  # truncated at the largest raw weight
+    quantiles = gpd_quantiles(probs, k, sigma * span, xp=jnp)
+    smoothed = jnp.minimum(x_cut[:, None] + jnp.log1p(quantiles), 0.0)  # truncated at the raw max
     tail_base = 0.0 if top_log_base is None else top_log_base[:, 1:]
     tail_loglik = tail_base - top[:, 1:]
     body_base = sum_base - (n_tail if top_log_base is None else row_sums(jnp.exp(tail_base), ones)[:, 0])
@@ -211,14 +221,15 @@ def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base):
     tail_numer = numer_max + jnp.log(row_sums(jnp.exp(numer - numer_max[:, None]), ones)[:, 0])
     elpd = (jnp.logaddexp(jnp.log(body_base) - r_max, tail_numer)
             - jnp.log(body_ratio + row_sums(jnp.exp(smoothed), ones)[:, 0]))
-    # ArviZ leaves ratios tied with the cutoff out of the tail (a shorter tail): those rows,
-    # failed fits and float32 under/overflow are redone one row at a time
-    exact = ((top[:, 0] < top[:, 1]) & (x_cut > SAFE_EXP) & jnp.isfinite(k) & (sigma > 0)
+    # ArviZ leaves ratios tied with the cutoff out of the tail (a shorter tail) and floors the
+    # cutoff at CUTOFF_MIN: those rows, failed fits and float32 overflow are redone one by one
+    exact = ((top[:, 0] < top[:, 1]) & (x_cut > CUTOFF_MIN) & jnp.isfinite(k) & (sigma > 0)
              & usable & (body_ratio > 0) & jnp.isfinite(elpd) & (n_tail > 4))
     return elpd, k, exact
 
 
-_finish_fn = jax.jit(psis_loo_tail)
+_finish_fns = {group: jax.jit(partial(psis_loo_tail, group=group)) for group in (1, 8)}
+RETRY_ROWS = 64  # rows per call of the one-factor GPD fit (for the rows eight overflowed)
 
 
 class BlockPsis:
@@ -234,26 +245,29 @@ class BlockPsis:
             base = normalize_log_weights(log_weights)
             self.log_base = (base - base.max()).astype(np.float32)  # b_s ≤ 0, the largest 0
             self.sum_base = np.float32(np.sum(np.exp(base - base.max())))
-        self._scratch = threading.local()
-
-    def _buffer(self, shape) -> np.ndarray:
-        buf = getattr(self._scratch, "buffer", None)
-        if buf is None or buf.shape != shape:
-            buf = self._scratch.buffer = np.empty(shape, np.float32)
-        return buf
 
     def top(self, ratios) -> tuple[np.ndarray, np.ndarray | None]:
         """Stage 2: the M + 1 largest ratios of every row (ascending) and their b_s."""
-        ratios = np.asarray(ratios)
         if self.log_base is None:
-            return top_ratios(ratios, self.n_tail + 1, self._buffer(ratios.shape)), None
-        top, index = top_ratios_indexed(ratios, self.n_tail + 1)
+            return top_ratios(ratios, self.n_tail + 1), None
+        top, index = top_ratios_indexed(np.asarray(ratios), self.n_tail + 1)
         return top, self.log_base[index]
 
     def finish(self, top, top_log_base, log_sum_exp_ratio):
-        """Stage 3: (elpd_loo, k̂, exact) per row (numpy arrays)."""
-        out = _finish_fn(top, top_log_base, log_sum_exp_ratio, self.sum_base)
-        return tuple(np.asarray(a) for a in out)
+        """Stage 3: (elpd_loo, k̂, exact) per row (numpy arrays).
+
+        Rows whose GPD fit could overflow with products of eight factors (heavy tails) are
+        fitted again one factor at a time, in batches of ``RETRY_ROWS``.
+        """
+        args = (top, top_log_base, log_sum_exp_ratio)
+        elpd, khat, exact = (np.array(a) for a in _finish_fns[8](*args, self.sum_base))
+        retry = np.flatnonzero(~exact & (top[:, 0] < top[:, 1]))  # ties: one factor won't help
+        for begin, stop in _blocks(retry.size, RETRY_ROWS):
+            rows = retry[begin:stop]
+            part = [None if a is None else _pad_rows(np.asarray(a)[rows], RETRY_ROWS) for a in args]
+            e, k, ok = (np.asarray(a)[: rows.size] for a in _finish_fns[1](*part, self.sum_base))
+            elpd[rows], khat[rows], exact[rows] = e, k, ok
+        return elpd, khat, exact
 
 
 def per_row_psis_loo(loglik_rows: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,8 +405,7 @@ def score_rows(family: ModelFamily, flat_samples, X, y, log_weights_before=None,
     y = np.asarray(y, np.float32)
     n_rows = X.shape[0]
     block = min(n_rows, block_rows or default_block_rows(n_samples))
-    logistic = uses_logistic_form(family, y)
-    stage1 = _stage1_fn(family, logistic)
+    stage1 = _stage1_fn(family, uses_logistic_form(family, y))
     psis = BlockPsis(n_samples, log_weights_before)
     out = {name: np.empty(n_rows) for name in ("loglik_mean", "influence", "elpd_loo", "pareto_k")}
 
@@ -400,8 +413,7 @@ def score_rows(family: ModelFamily, flat_samples, X, y, log_weights_before=None,
         """Stage 1 of rows ``rows``; stores their mean log-lik and r(z) on the way."""
         n = len(y[rows])
         Xb, yb = _pad_rows(X[rows], block), _pad_rows(y[rows], block)
-        design = (signed_design(Xb, yb),) if logistic else (Xb, yb)
-        ratios, ll_sum, influence, lse = stage1(theta, *design, psis.log_base, weight_diff)
+        ratios, ll_sum, influence, lse = stage1(theta, Xb, yb, psis.log_base, weight_diff)
         out["loglik_mean"][rows] = np.asarray(ll_sum)[:n] / n_samples
         out["influence"][rows] = np.asarray(influence)[:n]
         return ratios, lse
