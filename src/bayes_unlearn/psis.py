@@ -2,8 +2,8 @@
 
 The GPD fit and its quantiles are written once, for any array module ``xp`` with numpy's
 API: numpy for one weight vector (a forget request: ~0.1 ms for 4000 weights, where
-``arviz.psislw`` spends ~2 ms in xarray bookkeeping) and ``jax.numpy`` for blocks of rows
-(``scoring.BlockPsis``). ``psis_smooth`` reproduces ``arviz.psislw(log_ratios, reff=1)``
+``arviz.psislw`` spends ~2 ms in xarray bookkeeping); ``gpd_fit_scaled`` is the same fit for
+float32 blocks of rows under ``jax.numpy`` (``scoring.BlockPsis``). ``psis_smooth`` reproduces ``arviz.psislw(log_ratios, reff=1)``
 for one vector exactly (same tail, same fit, same truncation); a test pins the two together.
 """
 
@@ -33,16 +33,57 @@ def gpd_fit_rows(tail, xp=np):
     quartile = tail[:, int(n_tail / 4 + 0.5) - 1]
     b = grid[None, :] / (3 * quartile[:, None]) + 1 / tail[:, -1:]  # (n, m)
     k = xp.mean(xp.log1p(-b[:, :, None] * tail[:, None, :]), axis=2)  # (n, m)
+    b_post = xp.sum(b * _grid_weights(b, k, n_tail, xp), axis=1)
+    k_post = xp.mean(xp.log1p(-b_post[:, None] * tail), axis=1)
+    sigma = -k_post / b_post
+    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma
+
+
+def _grid_weights(b, k, n_tail: int, xp):
+    """Posterior weights of the grid values b (n, m) given their profile k (n, m), as ArviZ."""
     len_scale = n_tail * (xp.log(-(b / k)) - k - 1)
     # ArviZ's 1 / Σ_j exp(ℓ_j − ℓ_i) is the softmax of ℓ: O(m) instead of O(m²) exponentials
     shifted = xp.exp(len_scale - xp.max(len_scale, axis=1, keepdims=True))
     weights = shifted / xp.sum(shifted, axis=1, keepdims=True)
     weights = xp.where(weights >= NEGLIGIBLE, weights, 0.0)
-    weights = weights / xp.sum(weights, axis=1, keepdims=True)
-    b_post = xp.sum(b * weights, axis=1)
-    k_post = xp.mean(xp.log1p(-b_post[:, None] * tail), axis=1)
-    sigma = -k_post / b_post
-    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma
+    return weights / xp.sum(weights, axis=1, keepdims=True)
+
+
+def _mean_log1p_grouped(beta, y, group: int, xp):
+    """(1/M) Σ_j log1p(−β_i y_j) for every row and grid value: (n, m) from β (n, m), y (n, M).
+
+    log1p of products of ``group`` (a power of two) factors 1 − β y_j, each product carried as
+    (product − 1) so that factors close to 1 keep their digits: 1/group of the logarithms.
+    Sums are dot products with ones (XLA CPU vectorises those, not its fused reductions).
+    """
+    n_tail = y.shape[1]
+    width = -(-n_tail // group)
+    y = xp.pad(y, ((0, 0), (0, group * width - n_tail)))  # zeros: factors of exactly 1
+    terms = [-beta[:, :, None] * y[:, None, j * width:(j + 1) * width] for j in range(group)]
+    while len(terms) > 1:  # (1 + a)(1 + b) − 1 = a + b + ab
+        terms = [a + b + a * b for a, b in zip(terms[0::2], terms[1::2])]
+    return (xp.log1p(terms[0]) @ xp.ones((width, 1), y.dtype))[..., 0] / n_tail
+
+
+def gpd_fit_scaled(y, group: int = 8, xp=np):
+    """``gpd_fit_rows`` for float32 blocks, from exceedances in units of the largest one.
+
+    ``y`` (n, M): ascending, y[:, -1] = 1. The fit is scale-equivariant; in these units
+    b_i x_j = β_i y_j with β_i = 1 + g_i / (3 y_quartile) = O(1), so float32 keeps its digits
+    where b_i ≈ 0, and the grid's M·m logarithms shrink ``group``-fold (products of factors).
+    Returns (k̂, σ in units of the largest exceedance, usable); not usable: the products, up
+    to (1 + |β|)^group, could overflow float32 (heavy tails, k̂ ≳ 1; ``group`` = 1 never does).
+    """
+    n_tail = y.shape[1]
+    m_est = 30 + int(n_tail**0.5)
+    grid = xp.asarray(1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5)), y.dtype)
+    rho = 1 / (3 * y[:, int(n_tail / 4 + 0.5) - 1])
+    beta = 1 + grid[None, :] * rho[:, None]  # b · x_max
+    k = _mean_log1p_grouped(beta, y, group, xp)
+    beta_post = xp.sum(beta * _grid_weights(beta, k, n_tail, xp), axis=1)
+    k_post = (xp.log1p(-beta_post[:, None] * y) @ xp.ones((n_tail, 1), y.dtype))[:, 0] / n_tail
+    usable = (1 + rho * -grid[0]) ** group < 1e38
+    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), -k_post / beta_post, usable
 
 
 def gpd_quantiles(probs, k, sigma, xp=np):

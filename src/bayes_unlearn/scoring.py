@@ -45,7 +45,7 @@ import jax.numpy as jnp  # noqa: E402
 
 from .models.base import ModelFamily  # noqa: E402
 from .models.logistic import logistic_loglik_rows  # noqa: E402
-from .psis import CUTOFF_MIN, NEGLIGIBLE, gpd_quantiles, psis_smooth, psis_tail_length  # noqa: E402
+from .psis import CUTOFF_MIN, gpd_fit_scaled, gpd_quantiles, psis_smooth, psis_tail_length  # noqa: E402
 from .weights import normalize_log_weights  # noqa: E402
 
 N_WORKERS = max(1, min(2, os.cpu_count() or 1))
@@ -148,46 +148,6 @@ def top_ratios_indexed(ratios, n_top: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---- stage 3: PSIS-LOO from the M + 1 largest ratios -----------------------------------------
-def _mean_log1p_grid(beta, y, group: int):
-    """(1/M) Σ_j log1p(−β_i y_j) for every row and grid value: (n, m) from β (n, m), y (n, M).
-
-    With ``group`` = 8: log1p of products of eight factors 1 − β y_j, each product carried as
-    (product − 1) so that factors close to 1 keep their digits: an eighth of the logarithms.
-    ``group`` must be a power of two.
-    """
-    n_tail = y.shape[1]
-    width = -(-n_tail // group)
-    y = jnp.pad(y, ((0, 0), (0, group * width - n_tail)))  # zeros: factors of exactly 1
-    terms = [-beta[:, :, None] * y[:, None, j * width:(j + 1) * width] for j in range(group)]
-    while len(terms) > 1:  # (1 + a)(1 + b) − 1 = a + b + ab
-        terms = [a + b + a * b for a, b in zip(terms[0::2], terms[1::2])]
-    return row_sums(jnp.log1p(terms[0]), jnp.ones((width, 1), y.dtype))[..., 0] / n_tail
-
-
-def gpd_fit_block(y, group: int = 8):
-    """``psis.gpd_fit_rows`` (Zhang & Stephens, ArviZ's priors) for float32 blocks on XLA CPU.
-
-    ``y`` (n, M): exceedances in units of the largest one (ascending, y[:, -1] = 1); the fit is
-    scale-equivariant, and in these units b_i x_j = β_i y_j with β_i = 1 + g_i / (3 y_quartile)
-    = O(1), so float32 keeps its digits where b_i ≈ 0. Returns (k̂, σ in units of the largest
-    exceedance, usable); not usable: products of ``group`` factors, up to (1 + |β|)^group,
-    could overflow float32 (heavy tails, k̂ ≳ 1: ``group`` = 1 has no such limit).
-    """
-    n_tail = y.shape[1]
-    m_est = 30 + int(n_tail**0.5)
-    grid = jnp.asarray(1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5)), y.dtype)
-    rho = 1 / (3 * y[:, int(n_tail / 4 + 0.5) - 1])
-    beta = 1 + grid[None, :] * rho[:, None]  # b · x_max
-    k = _mean_log1p_grid(beta, y, group)
-    len_scale = n_tail * (jnp.log(-(beta / k)) - k - 1)  # up to a per-row constant
-    weights = jax.nn.softmax(len_scale, axis=1)
-    weights = jnp.where(weights >= NEGLIGIBLE, weights, 0.0)  # as ArviZ: drop negligible weights
-    beta_post = jnp.sum(beta * weights, axis=1) / jnp.sum(weights, axis=1)
-    k_post = row_sums(jnp.log1p(-beta_post[:, None] * y), jnp.ones((n_tail, 1), y.dtype))[:, 0] / n_tail
-    usable = (1 + rho * -grid[0]) ** group < 1e38
-    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), -k_post / beta_post, usable
-
-
 def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base, *, group: int = 8):
     """(elpd_loo, k̂, exact) of every row from its M + 1 largest log-ratios ``top`` (ascending).
 
@@ -207,7 +167,7 @@ def psis_loo_tail(top, top_log_base, log_sum_exp_ratio, sum_base, *, group: int 
     x = top[:, 1:] - r_max[:, None]
     x_cut = top[:, 0] - r_max
     span = jnp.expm1(r_max - top[:, 0])  # largest exceedance / e^{x_cut}
-    k, sigma, usable = gpd_fit_block(jnp.expm1(top[:, 1:] - top[:, :1]) / span[:, None], group)
+    k, sigma, usable = gpd_fit_scaled(jnp.expm1(top[:, 1:] - top[:, :1]) / span[:, None], group, jnp)
     probs = (jnp.arange(n_tail, dtype=top.dtype) + 0.5) / n_tail
     quantiles = gpd_quantiles(probs, k, sigma * span, xp=jnp)
     smoothed = jnp.minimum(x_cut[:, None] + jnp.log1p(quantiles), 0.0)  # truncated at the raw max
