@@ -2,9 +2,10 @@
 
 The GPD fit and its quantiles are written once, for any array module ``xp`` with numpy's
 API: numpy for one weight vector (a forget request: ~0.1 ms for 4000 weights, where
-``arviz.psislw`` spends ~2 ms in xarray bookkeeping); ``gpd_fit_scaled`` is the same fit for
-float32 blocks of rows under ``jax.numpy`` (``scoring.BlockPsis``). ``psis_smooth`` reproduces ``arviz.psislw(log_ratios, reff=1)``
-for one vector exactly (same tail, same fit, same truncation); a test pins the two together.
+``arviz.psislw`` spends ~2 ms in xarray bookkeeping); ``gpd_fit_scaled`` is the same fit
+for float32 blocks of rows under ``jax.numpy`` (``scoring.BlockPsis``). ``psis_smooth``
+reproduces ``arviz.psislw(log_ratios, reff=1)`` for one vector exactly (same tail, same fit,
+same truncation); a test pins the two together.
 """
 
 from __future__ import annotations

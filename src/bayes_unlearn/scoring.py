@@ -19,7 +19,8 @@ smoothed order statistics, truncation at the largest raw weight — for a block 
 3. one compiled function: GPD fit, smoothed tail and elpd_loo from those M + 1 values. The
    body (ratios ≤ cutoff) enters only through totals: Σ_body = Σ_all − Σ_tail.
 
-Two blocks are in flight at a time, one per core (XLA and numpy release the GIL). The few
+Two chunks of blocks are in flight at a time, one per core (XLA and numpy release the GIL).
+Stage 1 partitions its fresh XLA output in place (no copy of the block). The few
 rows the block routine cannot treat exactly like ArviZ (ties at the tail cutoff, a failed
 GPD fit, float32 overflow) are recomputed one at a time by ``psis.psis_smooth`` (the
 psislw algorithm, pinned to ArviZ by a test); everything else matches ArviZ to float32
@@ -123,6 +124,8 @@ def _writable(host: np.ndarray) -> np.ndarray:
     """``host`` itself, or a writable alias of it when it is a read-only view of an XLA buffer."""
     if host.flags.writeable:
         return host
+    if not host.flags.c_contiguous:
+        return host.copy()
     pointer = ctypes.cast(host.ctypes.data, ctypes.POINTER(np.ctypeslib.as_ctypes_type(host.dtype)))
     return np.ctypeslib.as_array(pointer, host.shape)
 
@@ -198,7 +201,6 @@ class BlockPsis:
     """Stages 2 and 3 of block PSIS-LOO for one candidate set (S samples, log-weights)."""
 
     def __init__(self, n_samples: int, log_weights=None):
-        self.n_samples = n_samples
         self.n_tail = psis_tail_length(n_samples)
         if log_weights is None:
             self.log_base = None  # uniform: ratios are −log p
@@ -325,7 +327,7 @@ def psis_loo_rows(loglik, log_weights=None, block_rows: int | None = None):
     loglik = np.asarray(loglik, np.float32)
     n_samples, n_rows = loglik.shape
     psis = BlockPsis(n_samples, log_weights)
-    block = min(n_rows, block_rows or default_block_rows(n_samples))
+    block = max(1, min(n_rows, block_rows or default_block_rows(n_samples)))
     elpd, khat = np.empty(n_rows), np.empty(n_rows)
 
     def ratio_rows(rows):
@@ -366,7 +368,7 @@ def score_rows(family: ModelFamily, flat_samples, X, y, log_weights_before=None,
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)
     n_rows = X.shape[0]
-    block = min(n_rows, block_rows or default_block_rows(n_samples))
+    block = max(1, min(n_rows, block_rows or default_block_rows(n_samples)))
     stage1 = _stage1_fn(family, uses_logistic_form(family, y))
     psis = BlockPsis(n_samples, log_weights_before)
     out = {name: np.empty(n_rows) for name in ("loglik_mean", "influence", "elpd_loo", "pareto_k")}
