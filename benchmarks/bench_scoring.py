@@ -80,6 +80,7 @@ def main() -> None:
 
     warm = min(args.rows, 4 * (args.block_rows or default_block_rows(args.samples)))
     score_rows(family, theta, X[:warm], y[:warm], None, log_after, block_rows=args.block_rows)
+    load_before = os.getloadavg()[0]
     usage = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     scores = score_rows(family, theta, X, y, None, log_after, block_rows=args.block_rows)
@@ -109,13 +110,14 @@ def main() -> None:
         "reference_rows": small,
         **{f"max_abs_diff_{name}_vs_float64": d for name, d in max_diff.items()},
         "pareto_k_max": float(np.max(scores["pareto_k"])),
-        "load_average_1min": os.getloadavg()[0],
+        "load_average_1min_before": load_before, "load_average_1min_after": os.getloadavg()[0],
     }
     print(f"{args.rows} rows × {args.samples} samples: {seconds:.1f} s, "
           f"{result['rows_per_second']:,.0f} rows/s, peak RSS {peak:,.0f} MB "
           f"(targets ≤ 20 s, ≤ 2048 MB); at 10⁶ × 4000: {result['seconds_at_1e6_x_4000']:.0f} s")
     print(f"CPU {cpu_seconds:.1f} s ({result['cpu_microseconds_per_row']:.1f} µs/row on {os.cpu_count()} cores), "
-          f"{result['minor_page_faults']:,} page faults; load average {result['load_average_1min']:.1f}")
+          f"{result['minor_page_faults']:,} page faults; load average {load_before:.1f} before, "
+          f"{result['load_average_1min_after']:.1f} after")
     print(f"ArviZ psislw per row: {arviz_rows_per_s:,.0f} rows/s "
           f"→ {args.rows / arviz_rows_per_s:,.0f} s for the LOO part alone")
     print(f"vs float64 (numpy, ArviZ) on {small} rows: max |Δ| "
