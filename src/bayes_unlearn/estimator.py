@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from .data import FeatureTransform, TargetEncoding
-from .diagnostics import convergence_summary, prefetch_arviz
+from .diagnostics import convergence_summary
 from .errors import DataError, RequestError
 from .models import build_family
 from .posterior import WeightedPosterior
@@ -156,7 +156,6 @@ class BayesianModel(BaseEstimator):
         """
         from .inference.nuts import loglik_matrix, sample_nuts
 
-        arviz_import = prefetch_arviz()
         X, y, mask = self.training_arrays()
         n_rows = len(self.row_ids_)
         keep = np.ones(n_rows, bool)
@@ -171,7 +170,6 @@ class BayesianModel(BaseEstimator):
         loglik = loglik_matrix(self.family_, result.samples.reshape(-1, self.family_.n_params),
                                X[:n_rows][keep], y[:n_rows][keep])
         posterior = WeightedPosterior.from_samples(result.samples, loglik, self.family_.param_names)
-        arviz_import.join()
         summary = convergence_summary(result.samples, self.family_.param_names)
         fit_info = {
             "seconds": result.seconds, "chains": int(self.chains), "draws": int(self.draws),
