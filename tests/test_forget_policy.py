@@ -16,7 +16,7 @@ from _core_models import (
 
 from bayes_unlearn import BayesianLogisticRegression, load
 from bayes_unlearn.cli import app
-from bayes_unlearn.posterior import diagnose_weights
+from bayes_unlearn.posterior import WeightedPosterior, diagnose_weights
 from bayes_unlearn.unlearn.policy import (
     AUTO_MAX_MEAN_ERROR,
     expected_max_abs_z,
@@ -24,6 +24,7 @@ from bayes_unlearn.unlearn.policy import (
     reweight_verdict,
     sample_efficiency,
 )
+from bayes_unlearn.unlearn.refit import MIN_REFIT_DRAWS, refit_thinning, thin
 
 # ---- the rule (pure) -----------------------------------------------------------------------
 
@@ -255,7 +256,8 @@ def test_small_features_frame_still_predicts_after_smc_and_refit():
     assert model.posterior_.samples.shape[0] == 1
     p_smc = model.predict_proba(X)[:, 1]
     model.forget([21], method="refit")
-    assert model.posterior_.samples.shape[:2] == (2, 200)
+    assert model.posterior_.samples.shape[:2] == (2, 200)  # 5 × 200 draws per chain, every 5th kept
+    assert model.fit_info_["thinned"] == 5 and model.ledger_[-1]["method"] == "refit"
     p_refit = model.predict_proba(X)[:, 1]
     assert np.all((p_smc >= 0) & (p_smc <= 1)) and np.max(np.abs(p_smc - p_refit)) < 0.15
 
@@ -281,3 +283,14 @@ def test_regenerating_methods_also_remove_the_rows_from_the_directory(tmp_path, 
     loaded = load(path)
     assert "5" not in set(loaded.row_ids_) and loaded.posterior_.loglik.shape[1] == 79
     assert loaded.samples_saw_forgotten_rows_ is False and loaded.fit_info_["regenerated_by"] == method
+
+
+def test_short_refits_run_longer_chains_and_keep_every_kth_draw():
+    assert refit_thinning(400) == 3 and refit_thinning(500) == 2 and refit_thinning(MIN_REFIT_DRAWS) == 1
+    chains, draws, n_rows = 2, 6, 3
+    samples = np.arange(chains * draws, dtype=float).reshape(chains, draws, 1)  # value = flat index
+    loglik = np.repeat(np.arange(chains * draws, dtype=np.float32)[:, None], n_rows, axis=1)
+    thinned = thin(WeightedPosterior.from_samples(samples, loglik, ("a",)), 3)
+    assert thinned.samples[:, :, 0].tolist() == [[0, 3], [6, 9]]
+    assert thinned.loglik[:, 0].tolist() == [0, 3, 6, 9]  # each kept draw with its own log-lik row
+    assert thinned.n_samples == 4 and not thinned.is_weighted

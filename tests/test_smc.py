@@ -5,11 +5,15 @@ import pytest
 
 from bayes_unlearn.inference.nuts import loglik_matrix
 from bayes_unlearn.inference.smc import (
+    MoveSchedule,
     delta_log_likelihood,
     diagnose_smc,
+    fixed_moves,
+    keep_moving,
     log_ess_fraction,
     tempered_log_density,
     tempered_smc,
+    truncated_weights,
 )
 from bayes_unlearn.models import linear_family
 from bayes_unlearn.posterior import WeightedPosterior
@@ -93,6 +97,8 @@ def test_smc_forgets_half_the_rows_like_the_closed_form(regression):
     assert result.n_stages == len(result.ess) == len(result.acceptance)
     assert np.exp(result.log_weights).sum() == pytest.approx(1.0)
     assert np.all(result.ess >= 0.45 * N_PARTICLES)  # each stage keeps its target ESS (0.5 S)
+    assert np.all(result.moves >= 1) and result.moves[-1] >= MoveSchedule().final_moves
+    assert np.all(result.moves <= MoveSchedule().max_moves)
     assert_matches(result.particles, result.log_weights, mean_r, cov_r)
 
     # Importance reweighting of the same request is flagged unreliable.
@@ -140,3 +146,41 @@ def test_verdict_flags_each_failure():
     assert not diagnose_smc(1.0, uniform, clones, 1000.0, np.array([0.9, 0.8]), np.array([0.1, 0.1])).reliable
     spiky = np.log(np.r_[np.full(10, 0.099), np.full(n - 10, 0.01 / (n - 10))])
     assert not diagnose_smc(1.0, spiky, particles, 1000.0, np.array([0.9, 0.8]), np.array([0.1, 0.1])).reliable
+
+
+def test_fixed_moves_make_exactly_that_many_moves(regression):
+    X, y, erase, family = regression
+    rng = np.random.default_rng(5)
+    mean_all, cov_all = conjugate_posterior(X, y, np.ones(len(y)))
+    mean_r, cov_r = conjugate_posterior(X, y, (~erase).astype(float))
+    particles = rng.multivariate_normal(mean_all, cov_all, size=N_PARTICLES)
+    uniform = np.full(N_PARTICLES, -np.log(N_PARTICLES))
+    result = tempered_smc(family, X, y, np.ones(len(y)), -erase.astype(float), particles, uniform,
+                          seed=3, moves=fixed_moves(2))
+    assert result.diagnostics.reliable, result.diagnostics.reason
+    assert np.all(result.moves == 2)
+    assert result.n_gradient_evaluations == N_PARTICLES * np.sum(1 + 2 * result.integration_steps)
+    assert_matches(result.particles, result.log_weights, mean_r, cov_r)
+
+
+def test_move_rule_and_schedule_checks():
+    # At least min_moves; then more while the lag correlation is above target, up to max_moves.
+    assert keep_moving(0, 0.0, 1, 4, 0.3) and not keep_moving(1, 0.2, 1, 4, 0.3)
+    assert keep_moving(1, 0.5, 1, 4, 0.3) and not keep_moving(4, 0.9, 1, 4, 0.3)
+    assert keep_moving(2, 0.0, 3, 4, 0.3)
+    with pytest.raises(ValueError):
+        MoveSchedule(min_moves=0)
+    with pytest.raises(ValueError):
+        MoveSchedule(final_moves=5, max_moves=4)
+
+
+def test_truncated_weights_cap_one_particle_at_sqrt_s_times_the_mean():
+    n = 100
+    w = np.full(n, 0.5 / (n - 1))
+    w[0] = 0.5  # one particle holds half the weight
+    capped = np.asarray(truncated_weights(w))
+    assert capped.sum() == pytest.approx(1.0, rel=1e-6)
+    # Cap √100 × mean(w) = 10/100 before renormalising: 0.1 against 99 × 0.5/99 = 0.5.
+    assert capped[0] == pytest.approx(0.1 / 0.6, rel=1e-5)
+    flat = np.full(n, 1 / n)
+    assert np.allclose(np.asarray(truncated_weights(flat)), flat)

@@ -92,7 +92,11 @@ def log_ess_fraction(log_weights):
 # ---- tuning rules (pure) ---------------------------------------------------------------------
 
 TARGET_ACCEPTANCE = 0.75
-TRAJECTORY_LENGTH = 1.5  # in whitened units: about a quarter period of a standard Gaussian
+# Whitened units; a quarter period of a standard Gaussian is π/2 ≈ 1.57. The metric comes from
+# the previous target, narrower than the next after a deletion, so the effective length is a
+# little shorter: at 1.5 one move left lag correlation > 0.3 on spambase (two moves per stage),
+# at 1.8 one move left 0.2–0.3.
+TRAJECTORY_LENGTH = 1.8
 MAX_INTEGRATION_STEPS = 32
 
 
@@ -102,8 +106,18 @@ def next_step_size(step_size, mean_acceptance, target=TARGET_ACCEPTANCE, gain=2.
 
 
 def integration_steps_for(step_size, trajectory_length=TRAJECTORY_LENGTH):
-    """Leapfrog steps so that step_size × L ≈ trajectory_length (whitened units)."""
+    """Leapfrog steps L so that L steps of at most ``step_size`` cover trajectory_length."""
     return jnp.clip(jnp.ceil(trajectory_length / step_size), 1, MAX_INTEGRATION_STEPS).astype(jnp.int32)
+
+
+def leapfrog_step_size(n_steps, trajectory_length=TRAJECTORY_LENGTH):
+    """The step that makes L leapfrog steps cover exactly trajectory_length.
+
+    Not the tuned step size ε itself: L steps of ε overshoot by up to ε (on the conjugate test
+    ε = 1.35 and L = 2 made a trajectory of 2.7, near half a period of a Gaussian, and two such
+    moves brought the particles back close to where they started: lag correlation 0.64).
+    """
+    return trajectory_length / n_steps
 
 
 def initial_step_size(n_params: int) -> float:
@@ -220,8 +234,9 @@ class MoveSchedule:
     coordinate correlation between the resampled and the moved particles exceeds ``target_lag``).
     """
 
-    # One move (≈ 1.5 whitened units) already leaves lag 0.0–0.3 on Pima and spambase, so most
-    # intermediate stages stop there: half the gradients of two fixed moves, same fidelity. At
+    # One move (a trajectory of 1.8 whitened units) already leaves lag 0.0–0.3 on Pima and
+    # spambase, so most intermediate stages stop there: half the gradients of two fixed moves,
+    # same fidelity. At
     # β = 1 three moves: on the demo's 25 % deletion (breast cancer, S = 800, 6 seeds) two left
     # the means 0.11–0.18 sd from an exact refit (one over tolerance), three 0.10–0.13.
     min_moves: int = 1
@@ -326,7 +341,8 @@ def _stage(family, schedule, dense, rng_key, particles, log_weights, beta, step_
     min_moves = jnp.where(next_beta >= 1.0, schedule.final_moves, schedule.min_moves)
     hmc = blackjax.hmc.build_kernel()
 
-    move_all = jax.vmap(lambda k, s: hmc(k, s, target_fn, step_size, inverse_mass_matrix, n_steps))
+    leapfrog = leapfrog_step_size(n_steps)
+    move_all = jax.vmap(lambda k, s: hmc(k, s, target_fn, leapfrog, inverse_mass_matrix, n_steps))
 
     # 3. Resample by the weights (BlackJAX's SMC step) and move every particle by HMC moves that
     #    leave target_next_beta invariant, as many as the schedule asks.
@@ -338,7 +354,7 @@ def _stage(family, schedule, dense, rng_key, particles, log_weights, beta, step_
         def one_move(carry):
             n, states, acceptance, divergent, _ = carry
             states, info = move_all(jax.vmap(jax.random.fold_in, (0, None))(keys, n), states)
-            lag = jnp.max(_column_correlation(resampled, states.position))
+            lag = jnp.max(jnp.abs(_column_correlation(resampled, states.position)))
             return (n + 1, states, acceptance + jnp.mean(info.acceptance_rate),
                     divergent + jnp.sum(info.is_divergent), lag)
 
@@ -354,7 +370,7 @@ def _stage(family, schedule, dense, rng_key, particles, log_weights, beta, step_
         "beta": next_beta,
         "ess": jnp.exp(log_ess(new_log_w)),
         "acceptance": acceptance,
-        "step_size": step_size,
+        "step_size": leapfrog,
         "integration_steps": n_steps,
         "moves": n_moves,
         "divergent": divergent,
@@ -404,7 +420,7 @@ def tempered_smc(
     ``particles`` (S, d) with normalised ``log_weights`` (S,) represent target_0; X, y,
     base_mask and delta_weights have one entry per (padded) row. ``target_ess`` is the
     fraction of S that each stage's weights keep before resampling; ``moves`` says how many HMC
-    moves (each a trajectory of ≈ 1.5 whitened units) a stage makes. The result's particles
+    moves (each a trajectory of ``TRAJECTORY_LENGTH`` whitened units) a stage makes. The result's particles
     have just been moved at β = 1; its log-weights are returned normalised (uniform after a
     completed run) and are part of the answer.
     """

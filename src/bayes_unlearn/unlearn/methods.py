@@ -69,7 +69,8 @@ def _refit(model, columns, why: str = "requested", warm: bool = True) -> MethodO
                        + "; ".join(fit_info["convergence_problems"]))
     fit_info = {**fit_info, "regenerated_by": "refit", "sample_efficiency": None}
     details = {"fit": {k: fit_info[k] for k in ("seconds", "warmup", "warm_start", "rhat_max",
-                                                 "ess_bulk_min", "divergences")}}
+                                                 "ess_bulk_min", "divergences")}
+               | {"thinned": fit_info.get("thinned", 1)}}
     return MethodOutcome(posterior, diag, "refit", regenerated=True, reason=f"{why} → {diag.reason}",
                          details=details, fit_info=fit_info)
 
