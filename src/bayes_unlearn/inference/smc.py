@@ -196,6 +196,7 @@ class SMCResult:
     n_gradient_evaluations: int
     seconds: float
     diagnostics: SMCDiagnostics
+    loglik: np.ndarray  # (S, rows) float32 log p(z_i|θ_s) of the final particles, every row of X
 
     @property
     def weights(self) -> np.ndarray:
@@ -295,7 +296,10 @@ def _run_fn(family: ModelFamily, schedule: MoveSchedule, dense: bool, max_stages
 
         init = (jnp.int32(0), particles, log_weights, jnp.float32(0.0), step_size, history)
         n_stages, particles, log_weights, beta, _, history = jax.lax.while_loop(not_done, one_stage, init)
-        return particles, log_weights, beta, n_stages, history
+        # The new candidate set's per-row log-likelihoods, in the same executable: a fresh process
+        # then loads one compiled function, not two.
+        loglik = jax.vmap(family.loglik_rows, in_axes=(0, None, None))(particles, X, y)
+        return particles, log_weights, beta, n_stages, history, loglik
 
     description = (family_signature(family), _family_code(family), schedule, dense, max_stages)
     compiled = export_cache.cached_jit("smc-run", description, jax.jit(run), example_args)
@@ -438,7 +442,7 @@ def tempered_smc(
     eps = np.float32(initial_step_size(n_params) if step_size is None else step_size)
     args = (prng_key(seed), particles, log_weights.astype(np.float32), eps, np.float32(target_ess), *data)
     run = _run_fn(family, moves, use_dense_metric(n_particles, n_params), int(max_stages), args)
-    out_particles, out_log_w, beta, n_stages, history = run(*args)
+    out_particles, out_log_w, beta, n_stages, history, loglik = run(*args)
 
     n_stages = int(n_stages)
     beta = float(beta)
@@ -465,6 +469,7 @@ def tempered_smc(
         n_gradient_evaluations=n_grad,
         seconds=time.perf_counter() - start,
         diagnostics=diagnostics,
+        loglik=np.asarray(loglik),
     )
 
 

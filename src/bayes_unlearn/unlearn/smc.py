@@ -2,7 +2,7 @@
 
 target_β ∝ p(θ) p(D|θ) p(D_e|θ)^(−β): base_mask 1 on every stored row, delta −1 on the rows
 to erase (see ``inference.smc``). The particles become the new candidate set, with SMC's
-final weights; the per-row log-likelihoods are recomputed for the remaining rows.
+final weights and their per-row log-likelihoods of the remaining rows (computed by the run).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ def smc_candidate_set(model, columns, seed: int, **smc_options):
 
     Returns (new candidate set, its diagnostics combined with SMC's verdict, SMCResult).
     """
-    from ..inference.nuts import loglik_matrix
     from ..inference.smc import tempered_smc
 
     X, y, mask = model.training_arrays()
@@ -38,8 +37,8 @@ def smc_candidate_set(model, columns, seed: int, **smc_options):
     result = tempered_smc(model.family_, X, y, mask, delta, post.flat_samples, post.log_weights,
                           seed=seed, **smc_options)
     keep = np.setdiff1d(np.arange(n_rows), columns)
-    loglik = loglik_matrix(model.family_, result.particles, X[:n_rows][keep], y[:n_rows][keep])
-    candidate = WeightedPosterior(result.particles[None], result.log_weights, loglik, post.param_names)
+    candidate = WeightedPosterior(result.particles[None], result.log_weights, result.loglik[:, keep],
+                                  post.param_names)
     return candidate, combine_diagnostics(candidate.diagnostics(), result.diagnostics), result
 
 
