@@ -1,6 +1,8 @@
 """Forgetting at every deletion size: what `auto` chooses, how faithful it is, how fast.
 
     .venv/bin/python benchmarks/bench_forget.py [--json] [--quick] [--datasets pima,spambase]
+        [--sizes 25%,10%] [--kinds random,class] [--no-sequence] [--fresh 25%:random,10%:class]
+        [--fresh-reps 3]
 
 Data: Pima (report preprocessing, 80/20 stratified split: 614 training rows) and spambase
 (57 features, 80/20 split: 3680 training rows), Bayesian logistic regression.
@@ -14,9 +16,12 @@ the method chosen and why, the reweighting diagnostics auto looked at (Kish ESS,
 the seconds of the forget, and its fidelity against a cold NUTS refit on D_r (max |Δ mean|/sd,
 sd ratio, agreement of predicted classes and max |Δp| on the held-out test rows) next to the
 Monte-Carlo noise floor (a second independent refit against the first). Then 20 successive
-requests of 2 % of the rows each. Finally the fresh-process timing: a new Python process that
-loads the model and forgets 25 % with SMC, against a new process that refits on D_r (both
-with the persistent compilation cache warm, as a user would have it after the first run).
+requests of 2 % of the rows each. Finally the fresh-process timing: for each ``--fresh``
+case (default 25 % random), a new Python process that loads the model and forgets the rows with
+SMC, against a new process that refits on D_r (both with the persistent compilation cache
+warm, as a user would have it after the first run). One warm-up run each, then ``--fresh-reps``
+alternating runs; the table shows the medians of the call's wall and CPU seconds (the machine
+may be shared: compare ratios from the same run).
 
 Targets (issue 3): auto's max |Δ mean|/sd ≤ max(0.15, 1.5 × noise floor) and class agreement
 ≥ 99 % in every case; reweight-path requests ≥ 1000× faster than a refit; SMC-path requests
@@ -135,13 +140,13 @@ def warm_up_smc(model, X) -> None:
         copy.deepcopy(model).forget(list(range(len(X) // 4)), method="smc")
 
 
-def run_cases(name, model, X, y, design, sizes, log) -> list[dict]:
-    rng = np.random.default_rng(1)
+def run_cases(name, model, X, y, design, sizes, kinds, log) -> list[dict]:
     rows = []
     for size in sizes:
         k = n_rows_of(size, len(y))
-        for kind in KINDS:
-            columns = choose_rows(kind, k, X, y, SETTINGS[name]["subgroup"], rng)
+        for kind in kinds:
+            # One generator per case: a case selects the same rows whichever others run with it.
+            columns = choose_rows(kind, k, X, y, SETTINGS[name]["subgroup"], np.random.default_rng(1))
             if columns is None:
                 rows.append({"dataset": name, "size": size, "kind": kind, "n_rows": k, "skipped":
                              "more than 80 % of the positive class"})
@@ -151,12 +156,15 @@ def run_cases(name, model, X, y, design, sizes, log) -> list[dict]:
                 warnings.simplefilter("ignore")
                 result = after.forget([str(c) for c in columns])
             exact, second, seconds_refit = exact_refits(model, columns, seed=1000 + len(rows))
+            smc = result.details.get("smc", {})
             row = {"dataset": name, "size": size, "kind": kind, "n_rows": k, "method": result.method,
                    "reason": result.reason, "reliable": result.reliable,
                    "reweight": reweight_diagnostics(model, columns),
                    "seconds": result.seconds, "seconds_refit": seconds_refit,
                    "speedup": seconds_refit / result.seconds,
-                   "smc_stages": result.details.get("smc", {}).get("n_stages"),
+                   "smc_stages": smc.get("n_stages"), "smc_moves": smc.get("moves"),
+                   "smc_gradients_per_particle": (smc["n_gradient_evaluations"] / model.posterior_.n_samples
+                                                  if smc else None),
                    **fidelity(after, exact, second, design)}
             rows.append(row)
             log(format_row(row))
@@ -194,11 +202,11 @@ t0 = time.perf_counter()
 from bayes_unlearn import load
 model = load(sys.argv[1])
 ids = open(sys.argv[2]).read().split(",")
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     r = model.forget(ids, method=sys.argv[3])
-print(r.method, time.perf_counter() - t1, time.perf_counter() - t0)
+print(r.method, time.process_time() - c1, time.perf_counter() - t1, time.perf_counter() - t0)
 """
 
 FRESH_REFIT = """
@@ -209,39 +217,50 @@ from bayes_unlearn import load
 model = load(sys.argv[1])
 ids = set(open(sys.argv[2]).read().split(","))
 columns = np.array([j for j, r in enumerate(model.row_ids_) if r in ids])
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     model._sample_candidate_set(123, exclude=columns)
-print("refit", time.perf_counter() - t1, time.perf_counter() - t0)
+print("refit", time.process_time() - c1, time.perf_counter() - t1, time.perf_counter() - t0)
 """
 
 
-def fresh_process_timing(name, model, y, log) -> dict:
-    """Forget 25 % (random) with SMC in a new process vs a cold refit in a new process."""
-    rng = np.random.default_rng(3)
-    k = n_rows_of("25%", len(y))
-    ids = [str(i) for i in np.sort(rng.choice(len(y), k, replace=False))]
+def fresh_process_timing(name, model, X, y, cases, reps, log) -> dict:
+    """Forget each (size, kind) case with SMC in a new process vs a cold refit in a new process."""
+    import statistics
+
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = os.path.join(tmp, "model")
         model.save(model_dir)
-        ids_file = os.path.join(tmp, "ids.txt")
-        with open(ids_file, "w") as fh:
-            fh.write(",".join(ids))
-        for label, script, extra in (("smc", FRESH_FORGET, ["smc"]), ("refit", FRESH_REFIT, []),
-                                     ("reweight", FRESH_FORGET, ["reweight"])):
-            runs = []
-            for _ in range(2):  # the first run may still fill the compilation cache
-                proc = subprocess.run([sys.executable, "-c", script, model_dir, ids_file, *extra],
-                                      capture_output=True, text=True, check=True)
-                _, call, total = proc.stdout.split()[-3:]
-                runs.append({"call_seconds": float(call), "process_seconds": float(total)})
-            out[label] = runs[-1]
-            log(f"  {name} fresh process {label:8s}: call {runs[-1]['call_seconds']:.2f} s, "
-                f"process {runs[-1]['process_seconds']:.2f} s")
-    out["speedup_call"] = out["refit"]["call_seconds"] / out["smc"]["call_seconds"]
-    out["speedup_process"] = out["refit"]["process_seconds"] / out["smc"]["process_seconds"]
+        for size, kind in cases:
+            columns = choose_rows(kind, n_rows_of(size, len(y)), X, y, SETTINGS[name]["subgroup"],
+                                  np.random.default_rng(3))
+            if columns is None:
+                continue
+            ids_file = os.path.join(tmp, "ids.txt")
+            with open(ids_file, "w") as fh:
+                fh.write(",".join(str(model.row_ids_[c]) for c in columns))
+            runs = {"smc": [], "refit": []}
+            for rep in range(reps + 1):  # the first round may still fill the compilation caches
+                for label, script, extra in (("smc", FRESH_FORGET, ["smc"]), ("refit", FRESH_REFIT, [])):
+                    proc = subprocess.run([sys.executable, "-c", script, model_dir, ids_file, *extra],
+                                          capture_output=True, text=True, check=True)
+                    _, cpu, call, total = proc.stdout.split()[-4:]
+                    if rep > 0:
+                        runs[label].append({"call_seconds": float(call), "cpu_seconds": float(cpu),
+                                            "process_seconds": float(total)})
+            median = {label: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for label, rs in runs.items()}
+            row = {"size": size, "kind": kind, "n_rows": len(columns), "reps": reps, "runs": runs, **median,
+                   "speedup_call": median["refit"]["call_seconds"] / median["smc"]["call_seconds"],
+                   "speedup_cpu": median["refit"]["cpu_seconds"] / median["smc"]["cpu_seconds"],
+                   "speedup_process": median["refit"]["process_seconds"] / median["smc"]["process_seconds"]}
+            out[f"{size} {kind}"] = row
+            log(f"  {name} fresh process {size:>4s} {kind:8s}: SMC call {row['smc']['call_seconds']:.2f} s "
+                f"(CPU {row['smc']['cpu_seconds']:.2f}), cold refit {row['refit']['call_seconds']:.2f} s "
+                f"(CPU {row['refit']['cpu_seconds']:.2f}): {row['speedup_call']:.2f}× "
+                f"(CPU {row['speedup_cpu']:.2f}×; whole process {row['speedup_process']:.2f}×; "
+                f"medians of {reps})")
     return out
 
 
@@ -249,16 +268,18 @@ def format_row(r: dict) -> str:
     if "skipped" in r:
         return f"{r['dataset']:8s} {r['size']:>4s} {r['kind']:8s} {r['n_rows']:5d}  skipped: {r['skipped']}"
     k = r["reweight"]["pareto_k"]
+    stages = "" if r["smc_stages"] is None else f"{r['smc_stages']} st"
     return (f"{r['dataset']:8s} {r['size']:>4s} {r['kind']:8s} {r['n_rows']:5d} {r['method']:8s} "
             f"{r['reweight']['ess']:7.0f} {'—' if k is None else f'{k:5.2f}':>5s} "
             f"{r['max_mean_err_sd']:6.3f} {r['noise_floor_sd']:6.3f} {r['tolerance_sd']:5.2f} "
             f"{r['sd_ratio_min']:4.2f}-{r['sd_ratio_max']:4.2f} {r['pred_agreement']:7.2%} "
-            f"{r['max_abs_dp']:6.3f} {r['seconds']:8.3f} {r['seconds_refit']:7.2f} {r['speedup']:8.0f}"
+            f"{r['max_abs_dp']:6.3f} {r['seconds']:8.3f} {r['seconds_refit']:7.2f} {r['speedup']:8.1f}"
+            f"{stages:>7s}"
             f"{'' if r['mean_ok'] and r['agreement_ok'] else '  MISS'}")
 
 
 HEADER = ("dataset  size kind      rows method   rw-ESS    k̂  Δmean  floor   tol  sd-ratio   agree"
-          "   max|Δp|  forget-s refit-s  speedup")
+          "   max|Δp|  forget-s refit-s  speedup    SMC")
 
 
 def summarise(cases, sequences, fresh) -> dict:
@@ -276,7 +297,8 @@ def summarise(cases, sequences, fresh) -> dict:
         "methods": {m: len(v) for m, v in by_method.items()},
         "reweight_min_speedup": min((c["speedup"] for c in by_method.get("reweight", [])), default=None),
         "smc_min_speedup_in_process": min((c["speedup"] for c in by_method.get("smc", [])), default=None),
-        "fresh_process_smc_speedup": {k: v["speedup_call"] for k, v in fresh.items()},
+        "fresh_process_smc_speedup": {name: {case: round(v["speedup_call"], 2) for case, v in cases.items()}
+                                      for name, cases in fresh.items()},
         "sequences": {s["dataset"]: {"methods": s["methods"], "final_mean_err_sd": s["final"]["max_mean_err_sd"],
                                      "final_noise_floor_sd": s["final"]["noise_floor_sd"],
                                      "final_agreement": s["final"]["pred_agreement"]} for s in sequences},
@@ -289,10 +311,18 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="Pima only, sizes 1, 10, 5 %%, 25 %%, 5 successive requests")
     parser.add_argument("--datasets", default=None, help="comma-separated: pima,spambase")
+    parser.add_argument("--sizes", default=None, help="comma-separated deletion sizes, e.g. 10,5%%,25%%")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: random,class,subgroup")
+    parser.add_argument("--no-sequence", action="store_true", help="skip the successive 2 %% requests")
     parser.add_argument("--no-fresh", action="store_true", help="skip the fresh-process timing")
+    parser.add_argument("--fresh", default="25%:random",
+                        help="fresh-process cases SIZE:KIND, comma-separated (default 25%%:random)")
+    parser.add_argument("--fresh-reps", type=int, default=3, help="alternating fresh-process runs per case")
     args = parser.parse_args(argv)
     datasets = args.datasets.split(",") if args.datasets else (["pima"] if args.quick else ["pima", "spambase"])
-    sizes = SIZES_QUICK if args.quick else SIZES_FULL
+    sizes = tuple(args.sizes.split(",")) if args.sizes else (SIZES_QUICK if args.quick else SIZES_FULL)
+    kinds = tuple(args.kinds.split(","))
+    fresh_cases = [tuple(case.split(":")) for case in args.fresh.split(",")]
     n_requests = 5 if args.quick else 20
 
     def log(msg: str) -> None:
@@ -313,14 +343,15 @@ def main(argv=None) -> None:
         design = model.transform_.transform(X_test)
         warm_up_smc(model, X)
         log(HEADER)
-        cases += run_cases(name, model, X, y, design, sizes, log)
-        sequences.append(run_sequence(name, model, X, y, design, n_requests, log))
-        seq = sequences[-1]
-        log(f"  {name} {n_requests} × 2 %: methods {seq['methods']}, total {seq['seconds_total']:.1f} s, "
-            f"final Δmean {seq['final']['max_mean_err_sd']:.3f} (floor {seq['final']['noise_floor_sd']:.3f}), "
-            f"agreement {seq['final']['pred_agreement']:.2%}")
+        cases += run_cases(name, model, X, y, design, sizes, kinds, log)
+        if not args.no_sequence:
+            sequences.append(run_sequence(name, model, X, y, design, n_requests, log))
+            seq = sequences[-1]
+            log(f"  {name} {n_requests} × 2 %: methods {seq['methods']}, total {seq['seconds_total']:.1f} s, "
+                f"final Δmean {seq['final']['max_mean_err_sd']:.3f} (floor {seq['final']['noise_floor_sd']:.3f}), "
+                f"agreement {seq['final']['pred_agreement']:.2%}")
         if not args.no_fresh:
-            fresh[name] = fresh_process_timing(name, model, y, log)
+            fresh[name] = fresh_process_timing(name, model, X, y, fresh_cases, args.fresh_reps, log)
     summary = summarise(cases, sequences, fresh)
     log(json.dumps(summary, indent=1, default=float))
     if args.json:
