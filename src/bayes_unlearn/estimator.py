@@ -177,7 +177,9 @@ class BayesianModel(BaseEstimator):
             "divergences": int(result.divergent.sum()),
             "gradient_evaluations": result.n_gradient_evaluations,
             "step_size": result.step_size.tolist(),
-            "inverse_mass_matrix": np.median(result.inverse_mass_matrix, axis=0).tolist(),
+            # the diagonal only: the dense matrices are d × d per chain
+            "metric_variances": np.median(np.diagonal(result.inverse_mass_matrix, axis1=1, axis2=2),
+                                          axis=0).tolist(),
             **summary,
         }
         if not summary["converged"]:

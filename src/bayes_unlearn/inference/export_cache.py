@@ -1,7 +1,7 @@
 """A disk cache of exported (serialised StableHLO) JAX functions, to skip Python tracing.
 
 JAX's persistent compilation cache skips XLA compilation but not tracing, and tracing
-BlackJAX's window adaptation and NUTS step costs seconds of Python per fresh process —
+BlackJAX's NUTS warm-up and step costs seconds of Python per fresh process —
 more than the sampling itself. ``jax.export`` serialises the traced program; loading it
 back takes milliseconds, and its compilation is then served by the persistent cache.
 

@@ -1,4 +1,10 @@
-"""NUTS over all chains at once (BlackJAX window adaptation + NUTS), with fixed array shapes.
+"""NUTS over all chains at once (BlackJAX NUTS, dense metric, Laplace start), fixed array shapes.
+
+Warm-up starts every chain at a draw from the Laplace approximation of the posterior and uses
+its covariance as the metric, then re-estimates the metric once from its own draws; only the
+step size is adapted step by step (dual averaging). Compared with BlackJAX's diagonal window
+adaptation from a point near 0 this halved the leapfrog steps per draw on spambase (31 → 15)
+and the warm-up's gradients (30k → 19k per chain); see docs/methods.md.
 
 The data enter the compiled functions as arguments, together with a 0/1 row mask, so a
 refit on fewer rows (the same arrays, some mask entries zeroed) reuses the compiled code.
@@ -25,13 +31,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
 from ..models.base import ModelFamily  # noqa: E402
 from . import export_cache  # noqa: E402
+from .laplace import laplace_approximation  # noqa: E402
 
 
 @dataclass(frozen=True)
 class NutsResult:
     samples: np.ndarray  # (chains, draws, d)
     step_size: np.ndarray  # (chains,)
-    inverse_mass_matrix: np.ndarray  # (chains, d)
+    inverse_mass_matrix: np.ndarray  # (chains, d, d)
     num_integration_steps: np.ndarray  # (chains, draws)
     divergent: np.ndarray  # (chains, draws)
     acceptance_rate: np.ndarray  # (chains, draws)
@@ -99,51 +106,121 @@ def _jit_over_chains(fn: Callable, mesh: Mesh | None, n_chains: int, n_batched: 
                    + (replicated,) * n_shared, out_shardings=chained)
 
 
+# Warm-up: the first half runs with the starting metric (the Laplace covariance, or the one
+# given for a warm start); the second half with the covariance of the first half's last three
+# quarters of draws, shrunk toward the starting metric by this many pseudo-draws (it keeps the
+# estimate positive definite when there are fewer draws than parameters).
+METRIC_PSEUDO_DRAWS = 20.0
+TARGET_ACCEPTANCE = 0.8
+INITIAL_STEP_SIZE = 0.5  # in whitened coordinates, where the posterior has unit scale
+
+
+def whitened(logdensity: Callable, chol) -> Callable:
+    """z ↦ log p(L z). NUTS with a unit metric on z is NUTS with inverse mass matrix L Lᵀ on θ.
+
+    Written this way because BlackJAX's dense metric multiplies by the matrix several times per
+    leapfrog step (kinetic energy, every U-turn check), which measured 40 % slower per gradient
+    on spambase than one L z inside the log-density.
+    """
+    return lambda z: logdensity(chol @ z)
+
+
+def shrunk_covariance(draws, prior_covariance, pseudo_draws: float = METRIC_PSEUDO_DRAWS):
+    """Sample covariance of ``draws`` (n, d) pulled toward ``prior_covariance`` by ``pseudo_draws``."""
+    n = draws.shape[0]
+    centred = draws - jnp.mean(draws, axis=0)
+    sample = centred.T @ centred / max(n - 1, 1)
+    return (n * sample + pseudo_draws * prior_covariance) / (n + pseudo_draws)
+
+
+def _nuts_kernel(target: Callable, step_size, d: int, dtype):
+    import blackjax
+
+    return blackjax.nuts(target, step_size=step_size, inverse_mass_matrix=jnp.ones(d, dtype))
+
+
+def adapt_step_size(logdensity: Callable, position, metric, step_size, rng_key, n_steps: int):
+    """``n_steps`` NUTS transitions with inverse mass matrix ``metric``, step size by dual averaging.
+
+    Returns (last position, adapted step size, the positions visited (n_steps, d), leapfrog steps).
+    """
+    from blackjax.adaptation.step_size import dual_averaging_adaptation
+
+    chol = jnp.linalg.cholesky(metric)
+    target = whitened(logdensity, chol)
+    d = position.shape[0]
+    da_init, da_update, da_final = dual_averaging_adaptation(TARGET_ACCEPTANCE)
+    z0 = jax.scipy.linalg.solve_triangular(chol, position, lower=True)
+
+    def one_step(carry, key):
+        state, da_state = carry
+        state, info = _nuts_kernel(target, jnp.exp(da_state.log_step_size), d, position.dtype).step(key, state)
+        return (state, da_update(da_state, info.acceptance_rate)), (state.position, info.num_integration_steps)
+
+    start = _nuts_kernel(target, step_size, d, position.dtype).init(z0)
+    (state, da_state), (zs, n_leapfrog) = jax.lax.scan(
+        one_step, (start, da_init(step_size)), jax.random.split(rng_key, n_steps))
+    return chol @ state.position, da_final(da_state), zs @ chol.T, jnp.sum(n_leapfrog)
+
+
 _compiled: dict = {}
 
 
-def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, data_shape: tuple):
+def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, data_shape: tuple,
+            start_at_laplace: bool):
     """(warmup, sample_chunk) for one family, chain layout and data shape, built once per process.
 
     warmup(key, positions, inverse_mass_matrices, X, y, mask)
-        -> (positions, step sizes, imm, leapfrog steps taken)
-    sample(key, chunk_index, positions, step sizes, imm, X, y, mask)
+        -> (positions, step sizes, dense inverse mass matrices, leapfrog steps taken)
+    sample(key, chunk_index, positions, step sizes, inverse mass matrices, X, y, mask)
         -> ((positions, n_steps, divergent, acceptance) per draw, last positions)
-    Both come from the export cache when possible: no Python tracing in a fresh process.
+    With ``start_at_laplace`` the given positions and matrices are only a fallback for when the
+    Laplace approximation is not finite. Both functions come from the export cache when
+    possible: no Python tracing in a fresh process.
     """
     n_split = _chain_split(n_chains)
-    key = (family_signature(family), n_chains, num_warmup, chunk, tuple(data_shape), n_split)
+    key = (family_signature(family), n_chains, num_warmup, chunk, tuple(data_shape), n_split,
+           start_at_laplace)
     if key in _compiled:
         return _compiled[key]
     mesh = _chain_mesh(n_split)
+    first_stage = num_warmup // 2
 
     # BlackJAX is imported only when a function must be traced: with the export cache warm,
     # a fresh process never needs it (its import alone costs about a second).
-    def warmup_one(rng_key, position, inverse_mass_matrix, X, y, mask):
-        import blackjax
-
+    def warmup_one(rng_key, position, metric, X, y, mask):
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
-        adaptation = blackjax.window_adaptation(
-            blackjax.nuts, logdensity, initial_inverse_mass_matrix=inverse_mass_matrix,
-            # keep only the leapfrog count of each warm-up step (the arithmetic-floor bench needs it)
-            adaptation_info_fn=lambda state, info, adaptation_state: info.num_integration_steps,
-        )
-        (state, params), n_steps = adaptation.run(rng_key, position, num_steps=num_warmup)
-        return state.position, params["step_size"], params["inverse_mass_matrix"], jnp.sum(n_steps)
+        start_key, key1, key2 = jax.random.split(rng_key, 3)
+        if start_at_laplace:
+            laplace = laplace_approximation(logdensity, jnp.zeros_like(position))
+            noise = jax.random.normal(start_key, position.shape, position.dtype)
+            draw = laplace.mode + jnp.linalg.cholesky(laplace.covariance) @ noise
+            usable = jnp.all(jnp.isfinite(draw)) & jnp.all(jnp.isfinite(laplace.covariance))
+            position = jnp.where(usable, draw, position)
+            metric = jnp.where(usable, laplace.covariance, metric)
+        if first_stage >= 4:
+            position, step_size, draws, steps1 = adapt_step_size(
+                logdensity, position, metric, INITIAL_STEP_SIZE, key1, first_stage)
+            metric = shrunk_covariance(draws[first_stage // 4:], metric)
+        else:
+            step_size, steps1 = jnp.asarray(INITIAL_STEP_SIZE, position.dtype), 0
+        position, step_size, _, steps2 = adapt_step_size(
+            logdensity, position, metric, step_size, key2, num_warmup - first_stage)
+        return position, step_size, metric, steps1 + steps2
 
-    def sample_one(rng_key, position, step_size, inverse_mass_matrix, X, y, mask):
-        import blackjax
-
-        logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
-        nuts = blackjax.nuts(logdensity, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix)
+    def sample_one(rng_key, position, step_size, metric, X, y, mask):
+        chol = jnp.linalg.cholesky(metric)
+        target = whitened(partial(family.log_joint, X=X, y=y, row_mask=mask), chol)
+        nuts = _nuts_kernel(target, step_size, position.shape[0], position.dtype)
 
         def one_step(state, k):
             state, info = nuts.step(k, state)
             return state, (state.position, info.num_integration_steps, info.is_divergent,
                            info.acceptance_rate)
 
-        last, trace = jax.lax.scan(one_step, nuts.init(position), jax.random.split(rng_key, chunk))
-        return trace, last.position
+        z0 = jax.scipy.linalg.solve_triangular(chol, position, lower=True)
+        last, (zs, *info) = jax.lax.scan(one_step, nuts.init(z0), jax.random.split(rng_key, chunk))
+        return (zs @ chol.T, *info), chol @ last.position
 
     def warmup_key(key):
         return jax.random.fold_in(key, 0)
@@ -155,19 +232,21 @@ def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, dat
     f32 = jnp.float32
     shape_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
     per_chain = jax.ShapeDtypeStruct((n_chains, d), f32)
+    metrics = jax.ShapeDtypeStruct((n_chains, d, d), f32)
     steps = jax.ShapeDtypeStruct((n_chains,), f32)
     n_rows = data_shape[0]
     data = (jax.ShapeDtypeStruct(tuple(data_shape), f32), jax.ShapeDtypeStruct((n_rows,), f32),
             jax.ShapeDtypeStruct((n_rows,), f32))
-    description = (family_signature(family), _family_code(family), n_chains, n_split, num_warmup, chunk)
+    description = (family_signature(family), _family_code(family), n_chains, n_split, num_warmup, chunk,
+                   start_at_laplace, METRIC_PSEUDO_DRAWS, TARGET_ACCEPTANCE, INITIAL_STEP_SIZE)
     warmup = export_cache.cached_jit(
         "nuts-warmup", description,
         _jit_over_chains(warmup_one, mesh, n_chains, 2, 3, warmup_key),
-        (shape_key, per_chain, per_chain, *data), mesh)
+        (shape_key, per_chain, metrics, *data), mesh)
     sample = export_cache.cached_jit(
         "nuts-sample", description,
         _jit_over_chains(sample_one, mesh, n_chains, 3, 3, chunk_key),
-        (shape_key, jax.ShapeDtypeStruct((), jnp.int32), per_chain, steps, per_chain, *data), mesh)
+        (shape_key, jax.ShapeDtypeStruct((), jnp.int32), per_chain, steps, metrics, *data), mesh)
     _compiled[key] = (warmup, sample)
     return warmup, sample
 
@@ -208,8 +287,11 @@ def sample_nuts(
 ) -> NutsResult:
     """Draw ``chains × draws`` posterior samples of θ given the rows where ``row_mask`` is 1.
 
-    ``init_positions`` (chains, d) and ``inverse_mass_matrix`` (d,) warm-start a refit from
-    an existing candidate set. ``progress(done, total)`` is called after warm-up and every chunk.
+    Without ``init_positions`` the chains start at draws from the posterior's Laplace
+    approximation, whose covariance is the first half of warm-up's (dense) metric.
+    ``init_positions`` (chains, d) with ``inverse_mass_matrix`` ((d,) variances or a (d, d)
+    covariance) warm-start a refit from an existing candidate set instead.
+    ``progress(done, total)`` is called after warm-up and every chunk.
 
     Everything runs in float32 (data, positions, log-density): for standardised features
     and a few dozen parameters the leapfrog error is far below NUTS' own step-size error;
@@ -221,17 +303,21 @@ def sample_nuts(
     y = np.asarray(y, np.float32)
     mask = np.ones(X.shape[0], np.float32) if row_mask is None else np.asarray(row_mask, np.float32)
     d = family.n_params
-    if init_positions is None:
-        # A small jitter around 0 (Stan's uniform(−2, 2) would be wild on standardised data).
+    start_at_laplace = init_positions is None
+    if start_at_laplace:
+        # Used only if the Laplace approximation fails: a small jitter around 0 (Stan's
+        # uniform(−2, 2) would be wild on standardised data) and a unit metric.
         init_positions = 0.1 * np.random.default_rng(seed).standard_normal((chains, d))
     init_positions = np.asarray(init_positions, np.float32).reshape(chains, d)
-    imm = np.ones(d) if inverse_mass_matrix is None else np.asarray(inverse_mass_matrix)
-    imm = np.ascontiguousarray(np.broadcast_to(imm.astype(np.float32), (chains, d)))
+    imm = np.ones(d) if inverse_mass_matrix is None else np.asarray(inverse_mass_matrix, np.float64)
+    if imm.ndim == 1:
+        imm = np.diag(imm)
+    imm = np.ascontiguousarray(np.broadcast_to(imm.astype(np.float32), (chains, d, d)))
     key = prng_key(seed)
 
     chunk = _chunk_size(draws)
     n_chunks = draws // chunk
-    warmup_fn, sample_fn = _runner(family, chains, warmup, chunk, X.shape)
+    warmup_fn, sample_fn = _runner(family, chains, warmup, chunk, X.shape, start_at_laplace)
     total = n_chunks + 1
     position, step_size, imm, warmup_steps = warmup_fn(key, init_positions, imm, X, y, mask)
     if progress is not None:

@@ -92,9 +92,9 @@ def _refit(model, X_new, y_new, row_weights, seed, start) -> UpdatedPosterior:
     X = np.vstack([X_d, X_new])
     y = np.concatenate([y_d, y_new])
     mask = np.concatenate([mask_d, row_weights])
-    init, var = warm_start(model.posterior_, int(model.chains), seed)
+    init, covariance = warm_start(model.posterior_, int(model.chains), seed)
     result = sample_nuts(model.family_, X, y, mask, chains=int(model.chains), warmup=int(model.warmup),
-                         draws=int(model.draws), seed=seed, init_positions=init, inverse_mass_matrix=var)
+                         draws=int(model.draws), seed=seed, init_positions=init, inverse_mass_matrix=covariance)
     flat = result.samples.reshape(-1, model.family_.n_params)
     loglik = loglik_matrix(model.family_, flat, X_d[:n_rows], y_d[:n_rows])
     summary = convergence_summary(result.samples, model.family_.param_names)

@@ -1,7 +1,7 @@
 """Forget by refitting NUTS on the remaining rows, warm-started from the current samples.
 
 Initial points are drawn from the weighted candidate set and the initial inverse mass matrix is
-its weighted variance, so warm-up can be short. This is the fallback when SMC's diagnostics fail.
+its weighted covariance, so warm-up can be short. This is the fallback when SMC's diagnostics fail.
 
 Chains shorter than ``MIN_REFIT_DRAWS`` are run k times longer and thinned by k: the candidate
 set keeps its size (chains × draws), and R-hat is judged on the long chains.
@@ -24,10 +24,15 @@ MIN_REFIT_DRAWS = 1000
 
 
 def warm_start(posterior, n_chains: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(chains, d) initial points drawn by weight (systematic resampling) and the weighted variances."""
+    """(chains, d) initial points drawn by weight (systematic resampling) and the weighted covariance.
+
+    A small ridge (relative to the mean variance) keeps the covariance positive definite when the
+    weights sit on fewer distinct samples than parameters.
+    """
     idx = systematic_resample(posterior.weights, n_chains, seed)
-    variances = np.maximum(np.diag(posterior.cov()), 1e-8)
-    return posterior.flat_samples[idx], variances
+    covariance = posterior.cov()
+    ridge = 1e-6 * np.trace(covariance) / len(covariance) + 1e-8
+    return posterior.flat_samples[idx], covariance + ridge * np.eye(len(covariance))
 
 
 def warm_warmup_steps(warmup: int) -> int:
@@ -56,9 +61,9 @@ def refit_candidate_set(model, columns, seed: int, warm: bool = True):
         sampler = copy.copy(model)
         sampler.draws = k * int(model.draws)
     if warm:
-        init, variances = warm_start(model.posterior_, int(model.chains), seed)
+        init, covariance = warm_start(model.posterior_, int(model.chains), seed)
         posterior, fit_info = sampler._sample_candidate_set(
-            seed, exclude=columns, init_positions=init, inverse_mass_matrix=variances,
+            seed, exclude=columns, init_positions=init, inverse_mass_matrix=covariance,
             warmup=warm_warmup_steps(model.warmup))
     else:
         posterior, fit_info = sampler._sample_candidate_set(seed, exclude=columns)
