@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from .data import FeatureTransform, TargetEncoding
 from .diagnostics import convergence_summary
@@ -26,6 +25,7 @@ from .errors import DataError, RequestError
 from .models import build_family
 from .posterior import WeightedPosterior
 from .rows import TrainingRows
+from .sklearn_conventions import EstimatorConventions
 from .unlearn import ForgetResult
 from .weights import weighted_quantiles
 
@@ -45,7 +45,7 @@ def as_id_list(rows) -> list[str]:
     return [str(r) for r in rows]
 
 
-class BayesianModel(BaseEstimator):
+class BayesianModel(EstimatorConventions):
     """Shared machinery of the Bayesian regression families (not used directly)."""
 
     family_name: str = ""
@@ -345,6 +345,8 @@ class BayesianModel(BaseEstimator):
 class _BayesianClassifier(BayesianModel):
     """Classes, predicted labels and accuracy shared by the binary and softmax families."""
 
+    _estimator_type = "classifier"
+
     @property
     def classes_(self) -> np.ndarray:
         self._check_fitted()  # a clear RequestError, not an AttributeError, before fit()
@@ -384,6 +386,7 @@ class BayesianLinearRegression(BayesianModel):
     """
 
     family_name = "linear"
+    _estimator_type = "regressor"
 
     def __init__(self, chains: int = 4, draws: int = 1000, warmup: int = 1000, random_state: int = 0,
                  prior_scale: float = 1.0, intercept_prior_scale: float = 5.0,
