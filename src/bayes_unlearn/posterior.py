@@ -54,6 +54,7 @@ def diagnose_weights(log_weights) -> WeightDiagnostics:
     n = log_weights.size
     ess = effective_sample_size(log_weights)
     k = pareto_khat(log_weights)
+    spread = float(np.ptp(log_weights))
     threshold = khat_threshold(n)
     floor = min_reliable_ess(n)
     problems = []
@@ -61,7 +62,6 @@ def diagnose_weights(log_weights) -> WeightDiagnostics:
         problems.append(f"Pareto k̂ = {k:.2f} exceeds {threshold:.2f}")
     if ess < floor:
         problems.append(f"ESS = {ess:.0f} is below {floor:.0f}")
-    spread = float(np.ptp(log_weights))
     if problems and ess >= floor and spread <= np.log(BOUNDED_WEIGHT_RATIO):
         # Forgetting rows the model fits well gives weights 1/p(z|θ) ≈ 1 + (tiny, skewed): the
         # GPD fit sees a heavy-looking tail of negligible size (k̂ ≈ 0.7–0.9 at ESS ≈ S).
@@ -153,5 +153,6 @@ class WeightedPosterior:
         """Reweight by 1/p(D_e|θ) for the given (live) loglik columns, then drop those columns."""
         columns = np.asarray(columns, dtype=int)
         live = self._live()
-        log_w = forget_log_weights(self.log_weights, self.loglik_store[:, live[columns]])
+        # rows of the transposed (C-ordered) store: each column one contiguous copy
+        log_w = forget_log_weights(self.log_weights, self.loglik_store.T[live[columns]].T)
         return replace(self, log_weights=log_w, live_columns=np.delete(live, columns))

@@ -40,6 +40,32 @@ def gpd_fit_rows(tail, xp=np):
     return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma
 
 
+_GRIDS: dict[int, np.ndarray] = {}
+
+
+def gpd_fit_vector(tail: np.ndarray) -> tuple[float, float]:
+    """``gpd_fit_rows`` for one ascending vector of exceedances, in float64: (k̂, σ).
+
+    The same arithmetic with in-place numpy operations on one (m, M) block: a forget request
+    fits one tail, and at that size the temporaries of the row version cost more than the
+    M·m logarithms (measured 309 → 180 µs for M = 190).
+    """
+    n_tail = tail.size
+    m_est = 30 + int(n_tail**0.5)
+    grid = _GRIDS.get(m_est)
+    if grid is None:
+        grid = _GRIDS[m_est] = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5))
+    b = grid / (3 * tail[int(n_tail / 4 + 0.5) - 1]) + 1 / tail[-1]
+    profile = np.multiply.outer(b, tail)
+    np.negative(profile, out=profile)
+    np.log1p(profile, out=profile)
+    k = profile.sum(axis=1) / n_tail
+    weights = _grid_weights(b[None, :], k[None, :], n_tail, np)[0]
+    b_post = float(b @ weights)
+    k_post = float(np.log1p(-b_post * tail).sum()) / n_tail
+    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), -k_post / b_post
+
+
 def _grid_weights(b, k, n_tail: int, xp):
     """Posterior weights of the grid values b (n, m) given their profile k (n, m), as ArviZ."""
     len_scale = n_tail * (xp.log(-(b / k)) - k - 1)
@@ -109,9 +135,9 @@ def _tail(x: np.ndarray, reff: float) -> tuple[np.ndarray, float]:
     return tail_index[np.argsort(x[tail_index])], cutoff
 
 
-def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float):
-    """GPD (k̂, σ) of the tail's exceedances over the cutoff, as length-1 arrays."""
-    return gpd_fit_rows((np.exp(x[tail_index]) - math.exp(cutoff))[None, :])
+def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float) -> tuple[float, float]:
+    """GPD (k̂, σ) of the tail's exceedances over the cutoff."""
+    return gpd_fit_vector(np.exp(x[tail_index]) - math.exp(cutoff))
 
 
 def psis_khat(log_ratios, reff: float = 1.0) -> float:
@@ -121,7 +147,7 @@ def psis_khat(log_ratios, reff: float = 1.0) -> float:
     tail_index, cutoff = _tail(x, reff)
     if tail_index.size <= 4:
         return math.inf
-    return float(_fit_tail(x, tail_index, cutoff)[0][0])
+    return float(_fit_tail(x, tail_index, cutoff)[0])
 
 
 def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:
@@ -137,12 +163,12 @@ def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:
     tail_index, cutoff = _tail(x, reff)
     k = math.inf
     if tail_index.size > 4:
-        k_row, sigma_row = _fit_tail(x, tail_index, cutoff)
-        k = float(k_row[0])
+        k, sigma = _fit_tail(x, tail_index, cutoff)
         # ArviZ fills the tail with NaN when σ ≤ 0; leaving it unsmoothed keeps the weights usable
-        if math.isfinite(k) and float(sigma_row[0]) > 0:
+        if math.isfinite(k) and sigma > 0:
             probs = np.arange(0.5, tail_index.size) / tail_index.size
-            x[tail_index] = np.log(gpd_quantiles(probs, k_row, sigma_row)[0] + math.exp(cutoff))
+            quantiles = gpd_quantiles(probs, np.array([k]), np.array([sigma]))[0]
+            x[tail_index] = np.log(quantiles + math.exp(cutoff))
             np.minimum(x, 0.0, out=x)
     top = x.max()
     x -= top + math.log(np.sum(np.exp(x - top)))

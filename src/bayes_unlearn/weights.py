@@ -26,8 +26,9 @@ def forget_log_weights(log_weights, loglik_erased) -> np.ndarray:
     (S, |D_e|) block of per-row log-likelihoods of the rows to erase. Cumulative: applying
     it to already-reweighted log-weights forgets the union of both requests.
     """
-    erased = np.asarray(loglik_erased, dtype=np.float64).reshape(len(log_weights), -1)
-    return normalize_log_weights(np.asarray(log_weights, dtype=np.float64) - erased.sum(axis=1))
+    erased = np.asarray(loglik_erased).reshape(len(log_weights), -1)
+    # summed in float64 without a float64 copy of the block
+    return normalize_log_weights(np.asarray(log_weights, dtype=np.float64) - erased.sum(axis=1, dtype=np.float64))
 
 
 def effective_sample_size(log_weights) -> float:

@@ -139,28 +139,37 @@ def _nuts_kernel(target: Callable, step_size, d: int, dtype):
     return blackjax.nuts(target, step_size=step_size, inverse_mass_matrix=jnp.ones(d, dtype))
 
 
-def adapt_step_size(logdensity: Callable, position, metric, step_size, rng_key, n_steps: int):
-    """``n_steps`` NUTS transitions with inverse mass matrix ``metric``, step size by dual averaging.
+def adapt_step_size(logdensity: Callable, position, metric, step_size, rng_key, n_steps: int,
+                    n_active=None):
+    """NUTS transitions with inverse mass matrix ``metric``, step size by dual averaging.
 
-    Returns (last position, adapted step size, the positions visited (n_steps, d), leapfrog steps).
+    Runs ``n_steps`` iterations of which only the last ``n_active`` (default all) move, so that
+    stages of different lengths share one compiled loop. Returns (last position, adapted step
+    size, the positions after each iteration (n_steps, d), leapfrog steps taken).
     """
     from blackjax.adaptation.step_size import dual_averaging_adaptation
 
+    n_active = n_steps if n_active is None else n_active
     chol = jnp.linalg.cholesky(metric)
     target = whitened(logdensity, chol)
     d = position.shape[0]
     da_init, da_update, da_final = dual_averaging_adaptation(TARGET_ACCEPTANCE)
     z0 = jax.scipy.linalg.solve_triangular(chol, position, lower=True)
 
-    def one_step(carry, key):
+    def one_step(carry, inputs):
         state, da_state = carry
-        state, info = _nuts_kernel(target, jnp.exp(da_state.log_step_size), d, position.dtype).step(key, state)
-        return (state, da_update(da_state, info.acceptance_rate)), (state.position, info.num_integration_steps)
+        key, index = inputs
+        moved, info = _nuts_kernel(target, jnp.exp(da_state.log_step_size), d, position.dtype).step(key, state)
+        active = index >= n_steps - n_active
+        keep = partial(jax.tree.map, lambda new, old: jnp.where(active, new, old))
+        state, da_state = keep((moved, da_update(da_state, info.acceptance_rate)), (state, da_state))
+        return (state, da_state), (state.position, jnp.where(active, info.num_integration_steps, 0))
 
     start = _nuts_kernel(target, step_size, d, position.dtype).init(z0)
-    (state, da_state), (zs, n_leapfrog) = jax.lax.scan(
-        one_step, (start, da_init(step_size)), jax.random.split(rng_key, n_steps))
-    return chol @ state.position, da_final(da_state), zs @ chol.T, jnp.sum(n_leapfrog)
+    inputs = (jax.random.split(rng_key, n_steps), jnp.arange(n_steps))
+    (state, da_state), (zs, n_leapfrog) = jax.lax.scan(one_step, (start, da_init(step_size)), inputs)
+    adapted = jnp.where(n_active > 0, da_final(da_state), step_size)
+    return chol @ state.position, adapted, zs @ chol.T, jnp.sum(n_leapfrog)
 
 
 _compiled: dict = {}
@@ -184,13 +193,16 @@ def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, dat
     if key in _compiled:
         return _compiled[key]
     mesh = _chain_mesh(n_split)
-    first_stage = num_warmup // 2
+    # Two warm-up stages through one compiled loop (each copy of NUTS in the executable costs
+    # load time in every fresh process); with an odd count the first stage is one step shorter.
+    stage_length = -(-num_warmup // 2)
+    stage_active = (num_warmup - stage_length, stage_length)
 
     # BlackJAX is imported only when a function must be traced: with the export cache warm,
     # a fresh process never needs it (its import alone costs about a second).
     def warmup_one(rng_key, position, metric, X, y, mask):
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
-        start_key, key1, key2 = jax.random.split(rng_key, 3)
+        start_key, stage_key = jax.random.split(rng_key)
         if start_at_laplace:
             laplace = laplace_approximation(logdensity, jnp.zeros_like(position))
             noise = jax.random.normal(start_key, position.shape, position.dtype)
@@ -198,15 +210,20 @@ def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, dat
             usable = jnp.all(jnp.isfinite(draw)) & jnp.all(jnp.isfinite(laplace.covariance))
             position = jnp.where(usable, draw, position)
             metric = jnp.where(usable, laplace.covariance, metric)
-        if first_stage >= 4:
-            position, step_size, draws, steps1 = adapt_step_size(
-                logdensity, position, metric, INITIAL_STEP_SIZE, key1, first_stage)
-            metric = shrunk_covariance(draws[first_stage // 4:], metric)
-        else:
-            step_size, steps1 = jnp.asarray(INITIAL_STEP_SIZE, position.dtype), 0
-        position, step_size, _, steps2 = adapt_step_size(
-            logdensity, position, metric, step_size, key2, num_warmup - first_stage)
-        return position, step_size, metric, steps1 + steps2
+
+        def stage(carry, inputs):
+            position, metric, step_size = carry
+            key, n_active = inputs
+            position, step_size, draws, n_leapfrog = adapt_step_size(
+                logdensity, position, metric, step_size, key, stage_length, n_active)
+            # the next stage's metric: this stage's last three quarters of draws
+            next_metric = shrunk_covariance(draws[stage_length // 4:], metric)
+            return (position, next_metric, step_size), (metric, n_leapfrog)
+
+        carry = (position, metric, jnp.asarray(INITIAL_STEP_SIZE, position.dtype))
+        inputs = (jax.random.split(stage_key, 2), jnp.asarray(stage_active))
+        (position, _, step_size), (metrics, n_leapfrog) = jax.lax.scan(stage, carry, inputs)
+        return position, step_size, metrics[1], jnp.sum(n_leapfrog)
 
     def sample_one(rng_key, position, step_size, metric, X, y, mask):
         chol = jnp.linalg.cholesky(metric)
