@@ -114,6 +114,34 @@ def test_truncated_netcdf_fails_cleanly(saved, hide_from_checksum):
         load(path)
 
 
+@pytest.mark.parametrize("damage, match", [
+    (lambda f: f.__delitem__("log_likelihood/y"), "group 'log_likelihood' has no variable 'y'"),
+    (lambda f: f.__delitem__("sample_stats"), "has no 'sample_stats' group"),
+])
+def test_netcdf_missing_a_variable_or_group_fails_cleanly(saved, damage, match):
+    import h5py
+
+    _, path = saved
+    with h5py.File(live_folder(path) / "posterior.nc", "r+") as f:
+        damage(f)
+    rewrite_checksum(path, "posterior.nc")
+    with pytest.raises(ModelFileError, match=match):
+        load(path)
+
+
+def test_netcdf_of_another_shape_fails_cleanly(saved):
+    """A well-formed file from another model: fewer rows than train.csv."""
+    from bayes_unlearn.inference_data import read_inference_data, write_inference_data
+
+    _, path = saved
+    nc = live_folder(path) / "posterior.nc"
+    old = read_inference_data(nc)
+    write_inference_data(nc, old.samples, old.loglik[:, 1:], old.log_weights, old.param_names, old.row_ids[1:])
+    rewrite_checksum(path, "posterior.nc")
+    with pytest.raises(ModelFileError, match="disagree about the training rows"):
+        load(path)
+
+
 def test_train_csv_disagreeing_with_the_posterior_fails_cleanly(saved):
     _, path = saved
     csv = live_folder(path) / "train.csv"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .data import FeatureTransform, TargetEncoding
 from .errors import ModelFileError
+from .inference_data import read_inference_data, write_inference_data
 from .posterior import WeightedPosterior
 from .rows import TrainingRows
 from .store import read_model, write_model
@@ -18,24 +18,15 @@ TARGET_COLUMN = "__target__"
 _TEXT_DTYPES = ("object", "str", "string")
 
 
-def _to_inference_data(model):
-    import arviz as az
-
+def _write_posterior(model, folder: Path) -> None:
     post = model.posterior_
-    chains, draws, d = post.samples.shape
-    n_rows = post.loglik.shape[1]
-    return az.from_dict(
-        posterior={"theta": post.samples},
-        log_likelihood={"y": post.loglik.reshape(chains, draws, n_rows)},
-        sample_stats={"log_weight": post.log_weights.reshape(chains, draws)},
-        coords={"param": list(post.param_names), "row": [str(r) for r in model.row_ids_]},
-        dims={"theta": ["param"], "y": ["row"]},
-    )
+    write_inference_data(folder / "posterior.nc", post.samples, post.loglik, post.log_weights,
+                         post.param_names, [str(r) for r in model.row_ids_])
 
 
 def save_model(model, path) -> Path:
     def payload(folder: Path) -> dict:
-        _to_inference_data(model).to_netcdf(str(folder / "posterior.nc"), engine="h5netcdf")
+        _write_posterior(model, folder)
         frame = model.train_features_.copy()
         frame.insert(0, ID_COLUMN, model.row_ids_)
         frame[TARGET_COLUMN] = model.train_target_.to_numpy()
@@ -82,13 +73,9 @@ def load_model(path):
         given = meta["model"]
         model = estimator_cls(**params, impute_zeros=given.get("impute_zeros", transform.impute_zeros),
                               categorical=given.get("categorical", transform.categorical))
-        idata = _read_inference_data(folder / "posterior.nc")
-        samples = np.asarray(idata.posterior["theta"].values, dtype=np.float64)
-        chains, draws, _ = samples.shape
-        loglik = np.asarray(idata.log_likelihood["y"].values, dtype=np.float32).reshape(chains * draws, -1)
-        log_w = np.asarray(idata.sample_stats["log_weight"].values, dtype=np.float64).reshape(-1)
-        param_names = tuple(str(p) for p in idata.posterior["param"].values)
-        row_coord = [str(r) for r in idata.log_likelihood["row"].values]
+        arrays = read_inference_data(folder / "posterior.nc")
+        samples, loglik, log_w = arrays.samples, arrays.loglik, arrays.log_weights
+        param_names, row_coord = arrays.param_names, list(arrays.row_ids)
         dtypes = dict(meta["feature_dtypes"])  # [[column, dtype], …] keeps the order
         # Text columns are read as text: a category "007" must not come back as the number 7.
         text_columns = [c for c, t in dtypes.items() if t in _TEXT_DTYPES]
@@ -129,14 +116,3 @@ def load_model(path):
     model.ledger_ = list(meta["ledger"])
     model.id_column_ = meta.get("id_column")
     return model
-
-
-def _read_inference_data(path: Path):
-    import arviz as az
-
-    try:
-        idata = az.from_netcdf(str(path), engine="h5netcdf")
-        idata.load()  # read now, so a truncated file fails here and the file handle closes
-        return idata
-    except Exception as exc:  # h5py raises a zoo of types for damaged files
-        raise ModelFileError(f"{path} cannot be read as netCDF: {exc}") from None
