@@ -40,7 +40,7 @@ def test_one_chain_has_no_rhat_but_an_ess():
 
 
 def test_a_fit_does_not_import_arviz():
-    """ArviZ (seconds to import) is for saving, reports and PSIS-LOO repair, not for fitting."""
+    """ArviZ (seconds to import) is for reports and PSIS-LOO repair, not for fitting or saving."""
     import subprocess
     import sys
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jax.numpy as jnp
+from .._lazy import LazyModule
+
+jnp = LazyModule("jax.numpy")  # imported when a log-density is first traced
+
 
 
 @dataclass(frozen=True)

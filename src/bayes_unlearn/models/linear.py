@@ -7,9 +7,10 @@ tests compare every unlearning method against.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
+from .._lazy import LazyModule
 from .base import ModelFamily, normal_logpdf
+
+jnp = LazyModule("jax.numpy")  # imported when a log-density is first traced
 
 
 def gaussian_loglik_rows(mean, y, sigma):

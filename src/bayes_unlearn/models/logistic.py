@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-
+from .._lazy import LazyModule
 from .base import ModelFamily, normal_logpdf
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")  # imported when a log-density is first traced
 
 
 def logistic_loglik_rows(theta, X, y):

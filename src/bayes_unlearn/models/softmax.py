@@ -6,10 +6,11 @@ parameters are identified by the likelihood, not only by the prior.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-
+from .._lazy import LazyModule
 from .base import ModelFamily, normal_logpdf
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")  # imported when a log-density is first traced
 
 
 def softmax_logits(theta, X, n_features: int, n_classes: int):
