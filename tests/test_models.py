@@ -179,3 +179,29 @@ def test_feature_transform_equals_scikit_learn():
         np.testing.assert_allclose(ours.transform(frame), sklearn_transform(frame), atol=1e-12)
     assert ours.feature_names == ["glucose", "age", "bmi", "city=x", "city=y", "city=z"]
     assert FeatureTransform.from_dict(ours.to_dict()) == ours
+
+
+def test_standardisation_matches_scikit_learn_on_constant_and_near_constant_columns():
+    from sklearn.preprocessing import StandardScaler
+
+    from bayes_unlearn.data import standardisation
+
+    rng = np.random.default_rng(0)
+    values = np.column_stack([np.full(50, 3.7), 1e6 + 1e-9 * rng.standard_normal(50),
+                              rng.normal(5, 2, 50), np.r_[np.zeros(49), 1.0]])
+    scaler = StandardScaler().fit(values)
+    means, scales = standardisation(values)
+    np.testing.assert_allclose(means, scaler.mean_, rtol=1e-12)
+    np.testing.assert_allclose(scales, scaler.scale_, rtol=1e-9)
+    assert scales[0] == 1.0
+
+
+def test_fitting_the_transform_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, pandas as pd; from bayes_unlearn.data import FeatureTransform; "
+            "FeatureTransform.fit(pd.DataFrame({'a': [0.0, 1.0, 2.0], 'c': ['x', 'y', 'x']}), ['a']); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
