@@ -50,3 +50,18 @@ def test_a_fit_does_not_import_arviz():
             "print('arviz' in sys.modules, m.fit_info_['rhat_max'] is not None)")
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_ranks_and_normal_quantiles_equal_scipy():
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    from bayes_unlearn.diagnostics import average_ranks, normal_quantile
+
+    rng = np.random.default_rng(4)
+    values = np.round(rng.standard_normal(3000), 1)  # many ties
+    np.testing.assert_array_equal(average_ranks(values), rankdata(values, method="average"))
+    p = np.concatenate([np.linspace(1e-300, 1e-10, 50), np.linspace(1e-10, 1 - 1e-10, 5000),
+                        [0.075, 0.925, 0.5, 1 - 1e-16]])
+    np.testing.assert_allclose(normal_quantile(p), ndtri(p), rtol=1e-13, atol=1e-300)
+
