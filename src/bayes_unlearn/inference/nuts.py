@@ -125,8 +125,10 @@ def whitened(logdensity: Callable, chol) -> Callable:
     return lambda z: logdensity(chol @ z)
 
 
-def shrunk_covariance(draws, prior_covariance, pseudo_draws: float = METRIC_PSEUDO_DRAWS):
-    """Sample covariance of ``draws`` (n, d) pulled toward ``prior_covariance`` by ``pseudo_draws``."""
+def shrunk_covariance(draws, prior_covariance, pseudo_draws: float | None = None):
+    """Sample covariance of ``draws`` (n, d) pulled toward ``prior_covariance`` by ``pseudo_draws``
+    (default ``METRIC_PSEUDO_DRAWS``)."""
+    pseudo_draws = METRIC_PSEUDO_DRAWS if pseudo_draws is None else pseudo_draws
     n = draws.shape[0]
     centred = draws - jnp.mean(draws, axis=0)
     sample = centred.T @ centred / max(n - 1, 1)
