@@ -206,6 +206,9 @@ def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, dat
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
         start_key, stage_key = jax.random.split(rng_key)
         if start_at_laplace:
+            # Every chain finds the same mode (23 ms on spambase, ~2 % of its warm-up), in parallel
+            # on the chains' devices: computing it once would need another compiled function, and
+            # loading one costs 0.1–0.3 s in a fresh process.
             laplace = laplace_approximation(logdensity, jnp.zeros_like(position))
             noise = jax.random.normal(start_key, position.shape, position.dtype)
             draw = laplace.mode + jnp.linalg.cholesky(laplace.covariance) @ noise
