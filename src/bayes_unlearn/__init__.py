@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from .errors import BayesUnlearnError, DataError, ModelFileError, RequestError  # noqa: E402
 
-# The estimators pull in scikit-learn, pandas and SciPy (seconds of imports): they are loaded on
+# The estimators pull in pandas (and JAX once a model is fitted or sampled): they are loaded on
 # first use, so `import bayes_unlearn.inference.nuts` or the CLI's --help stay fast.
 _LAZY = {
     "BayesianLinearRegression": "estimator", "BayesianLogisticRegression": "estimator",
