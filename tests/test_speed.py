@@ -1,4 +1,4 @@
-"""The export cache of traced samplers and lazy imports (the block scorer: tests/test_scoring.py)."""
+"""The export cache of traced samplers, lazy imports and a fast exit (the block scorer: tests/test_scoring.py)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,13 @@ def test_sampler_import_does_not_load_blackjax_or_sklearn():
             "print(sorted(m for m in ('blackjax', 'sklearn', 'pandas', 'arviz') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_processes_that_used_jax_skip_the_final_garbage_collection():
+    # atexit runs handlers last-registered-first: this checker, registered before JAX is
+    # configured, runs after the library's handler and sees every object frozen.
+    code = ("import atexit, gc, sys; "
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 1000, flush=True)); "
+            "import bayes_unlearn.inference.nuts")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["frozen", "True"]

@@ -7,6 +7,8 @@ time of a fit; ``BAYES_UNLEARN_NO_CACHE=1`` turns it off, ``BAYES_UNLEARN_CACHE_
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from pathlib import Path
@@ -64,4 +66,15 @@ def configure_jax() -> None:
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
         except OSError:
             pass  # an unwritable cache only costs speed
+    atexit.register(skip_final_collection)
     _configured = True
+
+
+def skip_final_collection() -> None:
+    """At exit, move every object out of the garbage collector's reach (``gc.freeze``).
+
+    The interpreter's last collection walks every object JAX created: measured 0.37–0.45 s of
+    exit after a Pima fit, 0.13 s with this. Nothing is lost: the process is ending, and Python
+    never promised to run ``__del__`` of objects still alive at exit.
+    """
+    gc.freeze()
