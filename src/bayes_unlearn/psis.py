@@ -23,32 +23,15 @@ def psis_tail_length(n_samples: int, reff: float = 1.0) -> int:
     return int(math.ceil(min(n_samples / 5.0, 3 * (n_samples / reff) ** 0.5)))
 
 
-def gpd_fit_rows(tail, xp=np):
-    """Zhang & Stephens (2009) GPD fit with ArviZ's priors, for every row of ``tail``.
-
-    ``tail`` (n, M): exceedances over the cutoff, ascending per row. Returns (k̂, σ) per row.
-    """
-    n_tail = tail.shape[1]
-    m_est = 30 + int(n_tail**0.5)
-    grid = 1 - xp.sqrt(m_est / (xp.arange(1, m_est + 1, dtype=tail.dtype) - 0.5))
-    quartile = tail[:, int(n_tail / 4 + 0.5) - 1]
-    b = grid[None, :] / (3 * quartile[:, None]) + 1 / tail[:, -1:]  # (n, m)
-    k = xp.mean(xp.log1p(-b[:, :, None] * tail[:, None, :]), axis=2)  # (n, m)
-    b_post = xp.sum(b * _grid_weights(b, k, n_tail, xp), axis=1)
-    k_post = xp.mean(xp.log1p(-b_post[:, None] * tail), axis=1)
-    sigma = -k_post / b_post
-    return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), sigma
-
-
 _GRIDS: dict[int, np.ndarray] = {}
 
 
 def gpd_fit_vector(tail: np.ndarray) -> tuple[float, float]:
-    """``gpd_fit_rows`` for one ascending vector of exceedances, in float64: (k̂, σ).
+    """Zhang & Stephens (2009) GPD fit with ArviZ's priors, in float64: (k̂, σ).
 
-    The same arithmetic with in-place numpy operations on one (m, M) block: a forget request
-    fits one tail, and at that size the temporaries of the row version cost more than the
-    M·m logarithms (measured 309 → 180 µs for M = 190).
+    ``tail`` (M,): exceedances over the cutoff, ascending. In-place numpy operations on one
+    (m, M) block: a forget request fits one tail, and at that size the temporaries of a
+    rows-at-once version cost more than the M·m logarithms (measured 309 → 180 µs, M = 190).
     """
     n_tail = tail.size
     m_est = 30 + int(n_tail**0.5)
@@ -93,7 +76,7 @@ def _mean_log1p_grouped(beta, y, group: int, xp):
 
 
 def gpd_fit_scaled(y, group: int = 8, xp=np):
-    """``gpd_fit_rows`` for float32 blocks, from exceedances in units of the largest one.
+    """``gpd_fit_vector`` for float32 blocks of rows, from exceedances in units of the largest one.
 
     ``y`` (n, M): ascending, y[:, -1] = 1. The fit is scale-equivariant; in these units
     b_i x_j = β_i y_j with β_i = 1 + g_i / (3 y_quartile) = O(1), so float32 keeps its digits
