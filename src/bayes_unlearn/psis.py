@@ -43,20 +43,23 @@ def gpd_fit_vector(tail: np.ndarray) -> tuple[float, float]:
     np.negative(profile, out=profile)
     np.log1p(profile, out=profile)
     k = profile.sum(axis=1) / n_tail
-    weights = _grid_weights(b[None, :], k[None, :], n_tail, np)[0]
+    weights = _grid_weights(b, k, n_tail, np)
     b_post = float(b @ weights)
     k_post = float(np.log1p(-b_post * tail).sum()) / n_tail
     return (n_tail * k_post + 10 * 0.5) / (n_tail + 10), -k_post / b_post
 
 
 def _grid_weights(b, k, n_tail: int, xp):
-    """Posterior weights of the grid values b (n, m) given their profile k (n, m), as ArviZ."""
-    len_scale = n_tail * (xp.log(-(b / k)) - k - 1)
-    # ArviZ's 1 / Σ_j exp(ℓ_j − ℓ_i) is the softmax of ℓ: O(m) instead of O(m²) exponentials
-    shifted = xp.exp(len_scale - xp.max(len_scale, axis=1, keepdims=True))
-    weights = shifted / xp.sum(shifted, axis=1, keepdims=True)
-    weights = xp.where(weights >= NEGLIGIBLE, weights, 0.0)
-    return weights / xp.sum(weights, axis=1, keepdims=True)
+    """Posterior weights of the grid values b (..., m) given their profile k (..., m), as ArviZ.
+
+    ArviZ's 1 / Σ_j exp(ℓ_j − ℓ_i), ℓ = n (log(−b/k) − k − 1), is the softmax of ℓ: O(m)
+    instead of O(m²) exponentials, and the constant −n cancels in it. Weights below 10 ε of
+    the total are dropped, as ArviZ does.
+    """
+    len_scale = n_tail * (xp.log(b / -k) - k)
+    shifted = xp.exp(len_scale - xp.max(len_scale, axis=-1, keepdims=True))
+    kept = xp.where(shifted >= NEGLIGIBLE * xp.sum(shifted, axis=-1, keepdims=True), shifted, 0.0)
+    return kept / xp.sum(kept, axis=-1, keepdims=True)
 
 
 def _mean_log1p_grouped(beta, y, group: int, xp):
