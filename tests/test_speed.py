@@ -111,3 +111,33 @@ def test_processes_that_used_jax_skip_the_final_garbage_collection():
             "import bayes_unlearn.inference.nuts")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["frozen", "True"]
+
+
+LAPACK_CHECK = """
+import sys
+{setup}
+import jax.numpy as jnp, numpy as np
+a = np.array([[4.0, 2.0], [2.0, 3.0]])
+ours = np.asarray(jnp.linalg.cholesky(jnp.asarray(a)))  # jaxlib's LAPACK kernels, from SciPy
+print("scipy.linalg" in sys.modules)
+import scipy.linalg
+from scipy.linalg import cython_blas
+assert scipy.linalg.cython_lapack is sys.modules["scipy.linalg.cython_lapack"]
+assert cython_blas is sys.modules["scipy.linalg.cython_blas"] and "dgemm" in cython_blas.__pyx_capi__
+np.testing.assert_allclose(ours, scipy.linalg.cholesky(a, lower=True), rtol=1e-6)
+"""
+
+
+@pytest.mark.parametrize("preload", [True, False])
+def test_jax_linear_algebra_runs_without_importing_the_scipy_linalg_package(preload):
+    """jaxlib's CPU LAPACK kernels come from SciPy's Cython modules; we load just those two.
+
+    Without the preload (the negative control), jaxlib's own import of them runs the whole
+    ``scipy.linalg`` package. Either way the kernels are SciPy's and give SciPy's answer.
+    """
+    setup = ("from bayes_unlearn._runtime import configure_jax; configure_jax()" if preload
+             else "import jax")
+    out = subprocess.run([sys.executable, "-c", LAPACK_CHECK.format(setup=setup)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(not preload)]

@@ -50,11 +50,86 @@ def request_host_devices() -> None:
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
+# jaxlib takes its CPU LAPACK kernels from these two SciPy extension modules
+# (``GetLapackKernelsFromScipy`` in jaxlib/cpu/_lapack.so), the first time a program with
+# linear algebra is lowered and on every call of an exported function.
+SCIPY_LAPACK_MODULES = ("scipy.linalg.cython_blas", "scipy.linalg.cython_lapack")
+
+
+def preload_scipy_lapack() -> None:
+    """Load SciPy's Cython BLAS/LAPACK modules without running ``scipy.linalg/__init__``.
+
+    Imported the usual way, each first runs the ``scipy.linalg`` package, which imports most
+    of SciPy's linear algebra: measured 0.25–0.4 s of every process that samples. The two
+    extension modules need only the top-level ``scipy`` package; loaded from their files they
+    take ~30 ms and export the same function pointers. A later ``import scipy.linalg`` finds
+    them in ``sys.modules`` and gets them bound as its attributes, as a normal import would.
+    Any failure (another SciPy layout, SciPy absent) leaves the ordinary import to jaxlib.
+    """
+    if "scipy.linalg" in sys.modules or any(name in sys.modules for name in SCIPY_LAPACK_MODULES):
+        return
+    try:
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.util.find_spec("scipy")
+        if spec is None or spec.origin is None:
+            return
+        folder = Path(spec.origin).parent / "linalg"
+        files = []
+        for name in SCIPY_LAPACK_MODULES:
+            stem = name.rsplit(".", 1)[1]
+            found = [folder / (stem + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                     if (folder / (stem + suffix)).is_file()]
+            if not found:
+                return
+            files.append((name, found[0]))
+        sys.meta_path.insert(0, _BindPreloadedOnImport())
+        for name, path in files:
+            loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+            module_spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            try:
+                loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+    except Exception:
+        return
+
+
+class _BindPreloadedOnImport:
+    """Import hook, used once: when ``scipy.linalg`` is imported, bind the preloaded modules
+    as its attributes after its ``__init__`` ran (a normal submodule import does the same)."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "scipy.linalg":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        run_package = spec.loader.exec_module
+
+        def exec_module(module):
+            run_package(module)
+            for name in SCIPY_LAPACK_MODULES:
+                if name in sys.modules:
+                    setattr(module, name.rsplit(".", 1)[1], sys.modules[name])
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
 def configure_jax() -> None:
     global _configured
     if _configured:
         return
     request_host_devices()
+    preload_scipy_lapack()
     import jax
 
     if cache_enabled():
