@@ -72,10 +72,14 @@ def test_forgetting_one_percent_matches_an_exact_refit(pima_fit):
 
 
 def test_forgetting_the_most_surprising_rows_is_flagged_unreliable(pima_fit):
-    """The six rows the model fits worst carry most of the weight: the tool must say so."""
+    """The 20 rows the model fits worst carry most of the weight: the tool must say so.
+
+    (Over fits with seeds 0–4, forgetting them left Kish ESS 4–13 and k̂ 1.02–1.52; six rows,
+    as this test once used, ranged from ESS 35 to 171: reliable or not by the seed.)
+    """
     fitted, _ = pima_fit
     model = copy.deepcopy(fitted)
-    worst = model.row_ids_[np.argsort(model.posterior_.loglik.mean(axis=0))[:6]].tolist()
+    worst = model.row_ids_[np.argsort(model.posterior_.loglik.mean(axis=0))[:20]].tolist()
     with pytest.warns(UnreliableForgetWarning, match="UNRELIABLE"):
         result = model.forget(worst, method="reweight")
     assert not result.reliable

@@ -42,8 +42,7 @@ def test_export_round_trip_gives_the_plain_jit_samples(data, fresh_cache, monkey
     X, y = data
     first = _fit(X, y)  # traces, exports, writes the entries
     entries = sorted(p.name for p in fresh_cache.glob("*.jaxexport"))
-    assert any(n.startswith("nuts-warmup-") for n in entries)
-    assert any(n.startswith("nuts-sample-") for n in entries)
+    assert any(n.startswith("nuts-stage-") for n in entries)
     second = _fit(X, y)  # served from the files: no tracing
     monkeypatch.setenv("BAYES_UNLEARN_NO_CACHE", "1")
     plain = _fit(X, y)  # plain jax.jit

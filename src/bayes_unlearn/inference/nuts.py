@@ -125,13 +125,14 @@ def whitened(logdensity: Callable, chol) -> Callable:
     return lambda z: logdensity(chol @ z)
 
 
-def shrunk_covariance(draws, prior_covariance, pseudo_draws: float | None = None):
+def shrunk_covariance(draws, prior_covariance, pseudo_draws: float | None = None, weights=None):
     """Sample covariance of ``draws`` (n, d) pulled toward ``prior_covariance`` by ``pseudo_draws``
-    (default ``METRIC_PSEUDO_DRAWS``)."""
+    (default ``METRIC_PSEUDO_DRAWS``); ``weights`` (n,) of 0/1 pick the rows to use."""
     pseudo_draws = METRIC_PSEUDO_DRAWS if pseudo_draws is None else pseudo_draws
-    n = draws.shape[0]
-    centred = draws - jnp.mean(draws, axis=0)
-    sample = centred.T @ centred / max(n - 1, 1)
+    weights = jnp.ones(draws.shape[0], draws.dtype) if weights is None else weights
+    n = jnp.sum(weights)
+    centred = draws - (weights @ draws) / jnp.maximum(n, 1)
+    sample = (centred * weights[:, None]).T @ centred / jnp.maximum(n - 1, 1)
     return (n * sample + pseudo_draws * prior_covariance) / (n + pseudo_draws)
 
 
@@ -141,17 +142,17 @@ def _nuts_kernel(target: Callable, step_size, d: int, dtype):
     return blackjax.nuts(target, step_size=step_size, inverse_mass_matrix=jnp.ones(d, dtype))
 
 
-def adapt_step_size(logdensity: Callable, position, metric, step_size, rng_key, n_steps: int,
-                    n_active=None):
-    """NUTS transitions with inverse mass matrix ``metric``, step size by dual averaging.
+def nuts_stage(logdensity: Callable, position, metric, step_size, rng_key, n_steps: int, n_active, adapt):
+    """One stage of a fit: ``n_steps`` NUTS iterations, of which only the last ``n_active`` move.
 
-    Runs ``n_steps`` iterations of which only the last ``n_active`` (default all) move, so that
-    stages of different lengths share one compiled loop. Returns (last position, adapted step
-    size, the positions after each iteration (n_steps, d), leapfrog steps taken).
+    The inverse mass matrix ``metric`` is applied by whitening. With ``adapt`` the step size
+    follows dual averaging (warm-up) and comes back adapted; without, it stays fixed (sampling).
+    Warm-up and sampling share this loop, so a compiled fit holds one copy of NUTS. Inactive
+    iterations are skipped (``lax.cond``) and repeat the start. Returns (last position, step
+    size, positions (n_steps, d), leapfrog steps, divergent, acceptance rate) per iteration.
     """
     from blackjax.adaptation.step_size import dual_averaging_adaptation
 
-    n_active = n_steps if n_active is None else n_active
     chol = jnp.linalg.cholesky(metric)
     target = whitened(logdensity, chol)
     d = position.shape[0]
@@ -161,128 +162,109 @@ def adapt_step_size(logdensity: Callable, position, metric, step_size, rng_key, 
     def one_step(carry, inputs):
         state, da_state = carry
         key, index = inputs
-        moved, info = _nuts_kernel(target, jnp.exp(da_state.log_step_size), d, position.dtype).step(key, state)
-        active = index >= n_steps - n_active
-        keep = partial(jax.tree.map, lambda new, old: jnp.where(active, new, old))
-        state, da_state = keep((moved, da_update(da_state, info.acceptance_rate)), (state, da_state))
-        return (state, da_state), (state.position, jnp.where(active, info.num_integration_steps, 0))
+
+        def move(_):
+            eps = jnp.where(adapt, jnp.exp(da_state.log_step_size), step_size)
+            moved, info = _nuts_kernel(target, eps, d, position.dtype).step(key, state)
+            tuned = jax.tree.map(lambda new, old: jnp.where(adapt, new, old),
+                                 da_update(da_state, info.acceptance_rate), da_state)
+            return (moved, tuned), (moved.position, info.num_integration_steps.astype(jnp.int32),
+                                    info.is_divergent, info.acceptance_rate.astype(position.dtype))
+
+        def stay(_):
+            return (state, da_state), (state.position, jnp.int32(0), jnp.bool_(False),
+                                       jnp.zeros((), position.dtype))
+
+        return jax.lax.cond(index >= n_steps - n_active, move, stay, None)
 
     start = _nuts_kernel(target, step_size, d, position.dtype).init(z0)
     inputs = (jax.random.split(rng_key, n_steps), jnp.arange(n_steps))
-    (state, da_state), (zs, n_leapfrog) = jax.lax.scan(one_step, (start, da_init(step_size)), inputs)
-    adapted = jnp.where(n_active > 0, da_final(da_state), step_size)
-    return chol @ state.position, adapted, zs @ chol.T, jnp.sum(n_leapfrog)
+    (state, da_state), (zs, n_leapfrog, divergent, accept) = jax.lax.scan(
+        one_step, (start, da_init(step_size)), inputs)
+    adapted = jnp.where(adapt & (n_active > 0), da_final(da_state), step_size)
+    return chol @ state.position, adapted, zs @ chol.T, n_leapfrog, divergent, accept
 
 
 _compiled: dict = {}
 
 
-def _runner(family: ModelFamily, n_chains: int, num_warmup: int, chunk: int, data_shape: tuple,
-            start_at_laplace: bool):
-    """(warmup, sample_chunk) for one family, chain layout and data shape, built once per process.
+def _runner(family: ModelFamily, n_chains: int, stage_length: int, data_shape: tuple, start_at_laplace: bool):
+    """The compiled stage of a fit for one family, chain layout and data shape, built once per process.
 
-    warmup(key, positions, inverse_mass_matrices, X, y, mask)
-        -> (positions, step sizes, dense inverse mass matrices, leapfrog steps taken)
-    sample(key, chunk_index, positions, step sizes, inverse mass matrices, X, y, mask)
-        -> ((positions, n_steps, divergent, acceptance) per draw, last positions)
-    With ``start_at_laplace`` the given positions and matrices are only a fallback for when the
-    Laplace approximation is not finite. Both functions come from the export cache when
-    possible: no Python tracing in a fresh process.
+    stage(key, stage_index, positions, inverse mass matrices, step sizes, n_active, adapt, is_start, X, y, mask)
+        -> (positions, step sizes, the matrices used, the next stage's matrices,
+            (positions, leapfrog steps, divergent, acceptance) per iteration)
+    A fit calls it for two warm-up stages (``adapt``) and then for the draws, ``stage_length``
+    iterations a call: one executable for the whole fit (each one costs 0.15–0.4 s to load in a
+    fresh process). With ``start_at_laplace`` the call with ``is_start`` first moves each chain
+    to a draw from the Laplace approximation and uses its covariance as the metric (the given
+    positions and matrices are the fallback for when it is not finite). From the export cache
+    when possible: no Python tracing in a fresh process.
     """
     n_split = _chain_split(n_chains)
-    key = (family_signature(family), n_chains, num_warmup, chunk, tuple(data_shape), n_split,
-           start_at_laplace)
+    key = (family_signature(family), n_chains, stage_length, tuple(data_shape), n_split, start_at_laplace)
     if key in _compiled:
         return _compiled[key]
     mesh = _chain_mesh(n_split)
-    # Two warm-up stages through one compiled loop (each copy of NUTS in the executable costs
-    # load time in every fresh process); with an odd count the first stage is one step shorter.
-    stage_length = -(-num_warmup // 2)
-    stage_active = (num_warmup - stage_length, stage_length)
 
     # BlackJAX is imported only when a function must be traced: with the export cache warm,
     # a fresh process never needs it (its import alone costs about a second).
-    def warmup_one(rng_key, position, metric, X, y, mask):
+    def stage_one(rng_key, position, metric, step_size, n_active, adapt, is_start, X, y, mask):
         logdensity = partial(family.log_joint, X=X, y=y, row_mask=mask)
         start_key, stage_key = jax.random.split(rng_key)
         if start_at_laplace:
             # Every chain finds the same mode (23 ms on spambase, ~2 % of its warm-up), in parallel
-            # on the chains' devices: computing it once would need another compiled function, and
-            # loading one costs 0.1–0.3 s in a fresh process.
-            laplace = laplace_approximation(logdensity, jnp.zeros_like(position))
-            noise = jax.random.normal(start_key, position.shape, position.dtype)
-            draw = laplace.mode + jnp.linalg.cholesky(laplace.covariance) @ noise
-            usable = jnp.all(jnp.isfinite(draw)) & jnp.all(jnp.isfinite(laplace.covariance))
-            position = jnp.where(usable, draw, position)
-            metric = jnp.where(usable, laplace.covariance, metric)
+            # on the chains' devices: computing it once would need another compiled function.
+            def laplace_start(current):
+                position, metric = current
+                laplace = laplace_approximation(logdensity, jnp.zeros_like(position))
+                noise = jax.random.normal(start_key, position.shape, position.dtype)
+                draw = laplace.mode + jnp.linalg.cholesky(laplace.covariance) @ noise
+                usable = jnp.all(jnp.isfinite(draw)) & jnp.all(jnp.isfinite(laplace.covariance))
+                return jnp.where(usable, draw, position), jnp.where(usable, laplace.covariance, metric)
 
-        def stage(carry, inputs):
-            position, metric, step_size = carry
-            key, n_active = inputs
-            position, step_size, draws, n_leapfrog = adapt_step_size(
-                logdensity, position, metric, step_size, key, stage_length, n_active)
-            # the next stage's metric: this stage's last three quarters of draws
-            next_metric = shrunk_covariance(draws[stage_length // 4:], metric)
-            return (position, next_metric, step_size), (metric, n_leapfrog)
+            position, metric = jax.lax.cond(is_start, laplace_start, lambda current: current,
+                                            (position, metric))
+        position, step_size, draws, n_leapfrog, divergent, accept = nuts_stage(
+            logdensity, position, metric, step_size, stage_key, stage_length, n_active, adapt)
+        # the next stage's metric: the last three quarters of this stage's moving iterations
+        first_used = stage_length - n_active + n_active // 4
+        used = (jnp.arange(stage_length) >= first_used).astype(draws.dtype)
+        next_metric = jnp.where(adapt, shrunk_covariance(draws, metric, weights=used), metric)
+        return position, step_size, metric, next_metric, (draws, n_leapfrog, divergent, accept)
 
-        carry = (position, metric, jnp.asarray(INITIAL_STEP_SIZE, position.dtype))
-        inputs = (jax.random.split(stage_key, 2), jnp.asarray(stage_active))
-        (position, _, step_size), (metrics, n_leapfrog) = jax.lax.scan(stage, carry, inputs)
-        return position, step_size, metrics[1], jnp.sum(n_leapfrog)
-
-    def sample_one(rng_key, position, step_size, metric, X, y, mask):
-        chol = jnp.linalg.cholesky(metric)
-        target = whitened(partial(family.log_joint, X=X, y=y, row_mask=mask), chol)
-        nuts = _nuts_kernel(target, step_size, position.shape[0], position.dtype)
-
-        def one_step(state, k):
-            state, info = nuts.step(k, state)
-            return state, (state.position, info.num_integration_steps, info.is_divergent,
-                           info.acceptance_rate)
-
-        z0 = jax.scipy.linalg.solve_triangular(chol, position, lower=True)
-        last, (zs, *info) = jax.lax.scan(one_step, nuts.init(z0), jax.random.split(rng_key, chunk))
-        return (zs @ chol.T, *info), chol @ last.position
-
-    def warmup_key(key):
-        return jax.random.fold_in(key, 0)
-
-    def chunk_key(key, chunk_index):
-        return jax.random.fold_in(key, chunk_index + 1)
+    def key_of_stage(key, stage_index):
+        return jax.random.fold_in(key, stage_index)
 
     d = family.n_params
     f32 = jnp.float32
-    shape_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    per_chain = jax.ShapeDtypeStruct((n_chains, d), f32)
-    metrics = jax.ShapeDtypeStruct((n_chains, d, d), f32)
-    steps = jax.ShapeDtypeStruct((n_chains,), f32)
     n_rows = data_shape[0]
-    data = (jax.ShapeDtypeStruct(tuple(data_shape), f32), jax.ShapeDtypeStruct((n_rows,), f32),
+    args = (jax.ShapeDtypeStruct((2,), jnp.uint32), jax.ShapeDtypeStruct((), jnp.int32),
+            jax.ShapeDtypeStruct((n_chains, d), f32), jax.ShapeDtypeStruct((n_chains, d, d), f32),
+            jax.ShapeDtypeStruct((n_chains,), f32), jax.ShapeDtypeStruct((), jnp.int32),
+            jax.ShapeDtypeStruct((), jnp.bool_), jax.ShapeDtypeStruct((), jnp.bool_),
+            jax.ShapeDtypeStruct(tuple(data_shape), f32), jax.ShapeDtypeStruct((n_rows,), f32),
             jax.ShapeDtypeStruct((n_rows,), f32))
-    description = (family_signature(family), _family_code(family), n_chains, n_split, num_warmup, chunk,
+    description = (family_signature(family), _family_code(family), n_chains, n_split, stage_length,
                    start_at_laplace, METRIC_PSEUDO_DRAWS, TARGET_ACCEPTANCE, INITIAL_STEP_SIZE)
-    warmup = export_cache.cached_jit(
-        "nuts-warmup", description,
-        _jit_over_chains(warmup_one, mesh, n_chains, 2, 3, warmup_key),
-        (shape_key, per_chain, metrics, *data), mesh)
-    sample = export_cache.cached_jit(
-        "nuts-sample", description,
-        _jit_over_chains(sample_one, mesh, n_chains, 3, 3, chunk_key),
-        (shape_key, jax.ShapeDtypeStruct((), jnp.int32), per_chain, steps, metrics, *data), mesh)
-    _compiled[key] = (warmup, sample)
-    return warmup, sample
+    stage = export_cache.cached_jit(
+        "nuts-stage", description, _jit_over_chains(stage_one, mesh, n_chains, 3, 6, key_of_stage), args, mesh)
+    _compiled[key] = stage
+    return stage
 
 
 def _family_code(family: ModelFamily) -> tuple:
     return tuple(export_cache.function_fingerprint(f) for f in (family.log_prior, family.loglik_rows))
 
 
-def _chunk_size(draws: int, target_chunks: int = 10) -> int:
-    """Largest chunk ≤ draws/target that divides draws: one compiled chunk, no remainder."""
-    for n_chunks in range(target_chunks, 0, -1):
-        if draws % n_chunks == 0:
-            return draws // n_chunks
-    return draws
+# Draws come in stages as long as a warm-up stage, but at least this many iterations a call.
+MIN_STAGE_LENGTH = 100
+
+
+def stage_length_for(warmup: int, draws: int) -> int:
+    """Iterations per compiled stage: half the warm-up (two warm-up stages), at least
+    ``MIN_STAGE_LENGTH`` (or all the draws, if fewer) so that sampling takes few calls."""
+    return max(-(-warmup // 2), min(draws, MIN_STAGE_LENGTH), 1)
 
 
 def prng_key(seed: int) -> np.ndarray:
@@ -310,10 +292,10 @@ def sample_nuts(
     """Draw ``chains × draws`` posterior samples of θ given the rows where ``row_mask`` is 1.
 
     Without ``init_positions`` the chains start at draws from the posterior's Laplace
-    approximation, whose covariance is the first half of warm-up's (dense) metric.
-    ``init_positions`` (chains, d) with ``inverse_mass_matrix`` ((d,) variances or a (d, d)
-    covariance) warm-start a refit from an existing candidate set instead.
-    ``progress(done, total)`` is called after warm-up and every chunk.
+    approximation, whose covariance is the first warm-up stage's (dense) metric; the second
+    stage uses the first one's draws. ``init_positions`` (chains, d) with ``inverse_mass_matrix``
+    ((d,) variances or a (d, d) covariance) warm-start a refit from an existing candidate set
+    instead. ``progress(done, total)`` is called after every compiled stage.
 
     Everything runs in float32 (data, positions, log-density): for standardised features
     and a few dozen parameters the leapfrog error is far below NUTS' own step-size error;
@@ -330,40 +312,50 @@ def sample_nuts(
         # Used only if the Laplace approximation fails: a small jitter around 0 (Stan's
         # uniform(−2, 2) would be wild on standardised data) and a unit metric.
         init_positions = 0.1 * np.random.default_rng(seed).standard_normal((chains, d))
-    init_positions = np.asarray(init_positions, np.float32).reshape(chains, d)
+    position = np.asarray(init_positions, np.float32).reshape(chains, d)
     imm = np.ones(d) if inverse_mass_matrix is None else np.asarray(inverse_mass_matrix, np.float64)
     if imm.ndim == 1:
         imm = np.diag(imm)
-    imm = np.ascontiguousarray(np.broadcast_to(imm.astype(np.float32), (chains, d, d)))
+    metric = np.ascontiguousarray(np.broadcast_to(imm.astype(np.float32), (chains, d, d)))
+    step_size = np.full(chains, INITIAL_STEP_SIZE, np.float32)
     key = prng_key(seed)
 
-    chunk = _chunk_size(draws)
-    n_chunks = draws // chunk
-    warmup_fn, sample_fn = _runner(family, chains, warmup, chunk, X.shape, start_at_laplace)
-    total = n_chunks + 1
-    position, step_size, imm, warmup_steps = warmup_fn(key, init_positions, imm, X, y, mask)
-    if progress is not None:
-        jax.block_until_ready(position)
-        progress(1, total)
-    traces = []
-    for i in range(n_chunks):
-        trace, position = sample_fn(key, np.int32(i), position, step_size, imm, X, y, mask)
-        traces.append(trace)
+    length = stage_length_for(warmup, draws)
+    stage = _runner(family, chains, length, X.shape, start_at_laplace)
+    half = -(-warmup // 2)
+    warmup_stages = [warmup - half, half] if warmup > 0 else []
+    sampling_stages = [min(length, draws - done) for done in range(0, draws, length)]
+    total = len(warmup_stages) + len(sampling_stages)
+    warmup_steps, traces = [], []
+    for index, n_active in enumerate(warmup_stages + sampling_stages):
+        adapt = index < len(warmup_stages)
+        position, step_size, used_metric, next_metric, trace = stage(
+            key, np.int32(index), position, metric, step_size, np.int32(n_active), np.bool_(adapt),
+            np.bool_(index == 0), X, y, mask)
+        # after the first warm-up stage, its draws' covariance; afterwards the metric stays
+        metric = next_metric if adapt and index < len(warmup_stages) - 1 else used_metric
+        # The carried state goes back to numpy (a few hundred numbers): device arrays would be a
+        # new call signature for the compiled stage, and every signature is another executable.
+        position, step_size, metric = (np.asarray(a) for a in (position, step_size, metric))
+        if adapt:
+            warmup_steps.append(trace[1])
+        else:
+            traces.append((trace, n_active))
         if progress is not None:
             jax.block_until_ready(position)
-            progress(i + 2, total)
+            progress(index + 1, total)
     samples, n_steps, divergent, accept = (
-        np.concatenate([np.asarray(t[j]) for t in traces], axis=1) for j in range(4)
-    )
+        np.concatenate([np.asarray(t[j])[:, length - n:] for t, n in traces], axis=1) for j in range(4))
+    warm = sum(np.asarray(steps).sum(axis=1) for steps in warmup_steps) if warmup_steps else np.zeros(chains)
     return NutsResult(
         samples=samples.astype(np.float64),
         step_size=np.asarray(step_size),
-        inverse_mass_matrix=np.asarray(imm),
+        inverse_mass_matrix=np.asarray(metric),
         num_integration_steps=n_steps,
         divergent=divergent,
         acceptance_rate=accept,
         seconds=time.perf_counter() - start,
-        warmup_integration_steps=np.asarray(warmup_steps),
+        warmup_integration_steps=np.asarray(warm),
     )
 
 
