@@ -7,8 +7,10 @@ features, b ~ Normal(0, 5); 4 chains × (1000 warm-up + 1000 draws).
 Data: Pima (zeros in data.PIMA_ZERO_MISSING → training median, standardised, 80 % train,
 seeded shuffle) and spambase (standardised, 80 % train).
 
-Every fit runs in a fresh subprocess, first with empty compilation caches ("cold"), then again
-with the caches it left ("warm"): JAX's persistent cache (ours and NumPyro's), PyTensor's
+Every fit runs in a fresh subprocess, first with empty compilation caches ("cold", seed 0), then
+again with the caches it left ("warm"), for seeds 0..N-1 (``--seeds``, default 5: the minimum bulk
+ESS of one seed varies by ±10 % on spambase), the samplers taking turns so that each meets the
+machine's slow and fast spells alike: JAX's persistent cache (ours and NumPyro's), PyTensor's
 compile dir and Numba's cache (PyMC, nutpie). "wall" is from the subprocess launch to the
 draws being in numpy arrays (interpreter start, imports, compilation, sampling); min bulk ESS
 (ArviZ) is computed afterwards and not timed. ESS/s = min bulk ESS / wall.
@@ -19,7 +21,7 @@ compiled loop so that no dispatch is counted) × the gradient evaluations the sa
 ``x_floor`` is its wall / that floor.
 
 With --json the last stdout line is one JSON object with every measurement and
-``ratio_vs_best_peer``: our warm ESS/s ÷ the best peer's warm ESS/s, the smaller over data sets.
+``ratio_vs_best_peer``: our mean warm ESS/s ÷ the best peer's, the smaller over data sets.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 CHAINS, WARMUP, DRAWS, SEED = 4, 1000, 1000, 0
+FIT_SEED = 0  # the sampler's seed; a worker sets it (the data split keeps SEED)
 SAMPLERS = ("bayes-unlearn", "bayes-unlearn-estimator", "numpyro", "numpyro-parallel", "pymc", "nutpie")
 OURS = "bayes-unlearn"
 PEERS = ("numpyro", "numpyro-parallel", "pymc", "nutpie")
@@ -71,10 +74,12 @@ def prepare_data(name: str, out: Path) -> Path:
 
 
 # ---- workers: one fit in this fresh process, print one JSON line ------------------------------
-def worker(sampler: str, data_file: str, launched: float) -> dict:
+def worker(sampler: str, data_file: str, launched: float, seed: int = 0) -> dict:
+    global FIT_SEED
+    FIT_SEED = seed
     data = np.load(data_file)
     X, y = data["X"], data["y"]
-    out = {"sampler": sampler}
+    out = {"sampler": sampler, "seed": seed}
     samples, grads = globals()["_fit_" + sampler.replace("-", "_")](X, y, out)
     out["wall"] = time.time() - launched
     out["ess_bulk_min"] = min_bulk_ess(samples)
@@ -87,7 +92,7 @@ def _fit_bayes_unlearn(X, y, out):
     from bayes_unlearn.models import logistic_family
 
     family = logistic_family(X.shape[1])
-    result = sample_nuts(family, X, y, chains=CHAINS, warmup=WARMUP, draws=DRAWS, seed=SEED)
+    result = sample_nuts(family, X, y, chains=CHAINS, warmup=WARMUP, draws=DRAWS, seed=FIT_SEED)
     out["sampling_seconds"] = result.seconds
     out["divergences"] = int(result.divergent.sum())
     return result.samples, result.n_gradient_evaluations_total
@@ -97,7 +102,7 @@ def _fit_bayes_unlearn_estimator(X, y, out):
     """The user-facing path: estimator fit incl. the loglik matrix and convergence summary."""
     from bayes_unlearn import BayesianLogisticRegression
 
-    model = BayesianLogisticRegression(chains=CHAINS, warmup=WARMUP, draws=DRAWS, random_state=SEED)
+    model = BayesianLogisticRegression(chains=CHAINS, warmup=WARMUP, draws=DRAWS, random_state=FIT_SEED)
     model.fit(X, y)
     out["sampling_seconds"] = model.fit_info_["seconds"]
     return model.posterior_.samples, None
@@ -122,7 +127,7 @@ def _fit_numpyro(X, y, out, chain_method: str = "vectorized", devices: int | Non
     Xj, yj = jax.numpy.asarray(X, "float32"), jax.numpy.asarray(y, "float32")
     mcmc = MCMC(NUTS(model), num_warmup=WARMUP, num_samples=DRAWS, num_chains=CHAINS,
                 chain_method=chain_method, progress_bar=False)
-    mcmc.run(jax.random.PRNGKey(SEED), Xj, yj, extra_fields=("num_steps",))
+    mcmc.run(jax.random.PRNGKey(FIT_SEED), Xj, yj, extra_fields=("num_steps",))
     draws = mcmc.get_samples(group_by_chain=True)
     samples = np.concatenate([np.asarray(draws["b"])[..., None], np.asarray(draws["w"])], axis=-1)
     out["sampling_seconds"] = time.perf_counter() - start
@@ -131,7 +136,7 @@ def _fit_numpyro(X, y, out, chain_method: str = "vectorized", devices: int | Non
     # Warm-up gradients, counted by re-running the warm-up alone (not timed).
     counter = MCMC(NUTS(model), num_warmup=WARMUP, num_samples=DRAWS, num_chains=CHAINS,
                    chain_method=chain_method, progress_bar=False)
-    counter.warmup(jax.random.PRNGKey(SEED), Xj, yj, extra_fields=("num_steps",), collect_warmup=True)
+    counter.warmup(jax.random.PRNGKey(FIT_SEED), Xj, yj, extra_fields=("num_steps",), collect_warmup=True)
     steps += int(np.asarray(counter.get_extra_fields()["num_steps"]).sum())
     return samples, steps
 
@@ -175,7 +180,7 @@ def _fit_pymc(X, y, out):
 
     start = time.perf_counter()
     with _pymc_model(X, y):
-        idata = pm.sample(draws=DRAWS, tune=WARMUP, chains=CHAINS, random_seed=SEED,
+        idata = pm.sample(draws=DRAWS, tune=WARMUP, chains=CHAINS, random_seed=FIT_SEED,
                           progressbar=False, compute_convergence_checks=False,
                           discard_tuned_samples=False)
     samples = _posterior_array(idata)
@@ -188,7 +193,7 @@ def _fit_nutpie(X, y, out):
 
     start = time.perf_counter()
     compiled = nutpie.compile_pymc_model(_pymc_model(X, y))
-    idata = nutpie.sample(compiled, draws=DRAWS, tune=WARMUP, chains=CHAINS, seed=SEED,
+    idata = nutpie.sample(compiled, draws=DRAWS, tune=WARMUP, chains=CHAINS, seed=FIT_SEED,
                           progress_bar=False, save_warmup=True)
     samples = _posterior_array(idata)
     out["sampling_seconds"] = time.perf_counter() - start
@@ -242,9 +247,9 @@ def available(sampler: str) -> str | None:
     return f"not installed: {', '.join(missing)} (pip install -e '.[bench]')" if missing else None
 
 
-def run_worker(sampler: str, data_file: Path, env: dict, timeout: float) -> dict:
+def run_worker(sampler: str, data_file: Path, env: dict, timeout: float, seed: int = 0) -> dict:
     launched = time.time()
-    cmd = [sys.executable, __file__, "--worker", sampler, str(data_file), repr(launched)]
+    cmd = [sys.executable, __file__, "--worker", sampler, str(data_file), repr(launched), str(seed)]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -283,45 +288,53 @@ def summarise(rows: list[dict], grad_s: dict) -> dict:
             r["floor_seconds"] = floor
             r["x_floor_wall"] = r["wall"] / floor
             r["x_floor_sampling"] = r["sampling_seconds"] / floor
-    ratios = {}
-    for ds in {r["dataset"] for r in rows}:
-        def ess_s(sampler, phase="warm", ds=ds):
+    ratios, warm = {}, {}
+    for ds in sorted({r["dataset"] for r in rows}):
+        for sampler in [OURS, *PEERS]:
             hit = [r for r in rows if r["dataset"] == ds and r["sampler"] == sampler
-                   and r["phase"] == phase and "ess_per_s" in r]
-            return hit[0]["ess_per_s"] if hit else None
-
-        ours = ess_s(OURS)
-        peers = {p: ess_s(p) for p in PEERS if ess_s(p) is not None}
+                   and r["phase"] == "warm" and "ess_per_s" in r]
+            if hit:
+                values = np.array([r["ess_per_s"] for r in hit])
+                warm[f"{ds} {sampler}"] = {
+                    "dataset": ds, "sampler": sampler, "n": len(hit), "ess_per_s_mean": float(values.mean()),
+                    "ess_per_s_sd": float(values.std(ddof=1)) if len(hit) > 1 else 0.0,
+                    "wall_mean": float(np.mean([r["wall"] for r in hit])),
+                    "ess_mean": float(np.mean([r["ess_bulk_min"] for r in hit]))}
+        ours = warm.get(f"{ds} {OURS}")
+        peers = {p: warm[f"{ds} {p}"]["ess_per_s_mean"] for p in PEERS if f"{ds} {p}" in warm}
         for r in rows:
             if r["dataset"] == ds and "ess_per_s" in r and ours:
-                r["ours_over_this"] = ours / r["ess_per_s"]
+                r["ours_over_this"] = ours["ess_per_s_mean"] / r["ess_per_s"]
         if ours and peers:
             best = max(peers, key=peers.get)
-            ratios[ds] = {"best_peer": best, "ratio": ours / peers[best]}
+            ratios[ds] = {"best_peer": best, "ratio": ours["ess_per_s_mean"] / peers[best]}
     return {
         "model": "logistic regression, Normal(0,1) weights, Normal(0,5) intercept",
         "chains": CHAINS, "warmup": WARMUP, "draws": DRAWS, "cores": os.cpu_count(),
-        "gradient_seconds": grad_s, "runs": rows, "ratios": ratios,
+        "gradient_seconds": grad_s, "runs": rows, "warm": warm, "ratios": ratios,
         "ratio_vs_best_peer": min((v["ratio"] for v in ratios.values()), default=None),
     }
 
 
 def print_table(summary: dict, skipped: dict) -> None:
-    print(f"{'data':9} {'sampler':24} {'phase':5} {'wall s':>7} {'sample s':>8} {'ESS':>6} "
+    print(f"{'data':9} {'sampler':24} {'phase':5} {'seed':>4} {'wall s':>7} {'sample s':>8} {'ESS':>6} "
           f"{'ESS/s':>8} {'ours÷':>6} {'grads':>7} {'×floor':>7}")
     for r in summary["runs"]:
         if "error" in r:
             print(f"{r['dataset']:9} {r['sampler']:24} {r['phase']:5} ERROR {r['error']}")
             continue
         grads = r.get("gradient_evaluations")
-        print(f"{r['dataset']:9} {r['sampler']:24} {r['phase']:5} {r['wall']:7.2f} "
+        print(f"{r['dataset']:9} {r['sampler']:24} {r['phase']:5} {r.get('seed', 0):4d} {r['wall']:7.2f} "
               f"{r.get('sampling_seconds', float('nan')):8.2f} {r['ess_bulk_min']:6.0f} "
               f"{r['ess_per_s']:8.1f} {r.get('ours_over_this', float('nan')):6.2f} "
               f"{grads if grads else '-':>7} {r.get('x_floor_wall', float('nan')):7.1f}")
     for ds, g in summary["gradient_seconds"].items():
         print(f"gradient on {ds}: {g * 1e6:.2f} µs (float32, compiled loop)")
+    for w in summary["warm"].values():
+        print(f"{w['dataset']:9} {w['sampler']:24} warm, {w['n']} seeds: ESS/s {w['ess_per_s_mean']:.0f} "
+              f"± {w['ess_per_s_sd']:.0f} (wall {w['wall_mean']:.2f} s, ESS {w['ess_mean']:.0f})")
     for ds, v in summary["ratios"].items():
-        print(f"{ds}: warm ESS/s ours ÷ best peer ({v['best_peer']}) = {v['ratio']:.2f}")
+        print(f"{ds}: mean warm ESS/s ours ÷ best peer ({v['best_peer']}) = {v['ratio']:.2f}")
     for sampler, why in skipped.items():
         print(f"skipped {sampler}: {why}")
     print(f"ratio_vs_best_peer = {summary['ratio_vs_best_peer']}")
@@ -334,12 +347,14 @@ def main() -> None:
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
     parser.add_argument("--phases", default="cold,warm")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per fit")
-    parser.add_argument("--worker", nargs=3, metavar=("SAMPLER", "DATA", "LAUNCHED"), help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="warm fits per sampler, seeds 0..N-1, interleaved across samplers (default 5)")
+    parser.add_argument("--worker", nargs=4, metavar=("SAMPLER", "DATA", "LAUNCHED", "SEED"), help=argparse.SUPPRESS)
     parser.add_argument("--gradient", metavar="DATA", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        sampler, data_file, launched = args.worker
-        print(json.dumps(worker(sampler, data_file, float(launched))))
+        sampler, data_file, launched, seed = args.worker
+        print(json.dumps(worker(sampler, data_file, float(launched), int(seed))))
         return
     if args.gradient:
         print(json.dumps({"seconds": gradient_seconds(args.gradient)}))
@@ -359,15 +374,22 @@ def main() -> None:
                                   env=cache_env(tmp / f"caches-{ds}-gradient"),
                                   capture_output=True, text=True, check=True)
             grad_s[ds] = json.loads(proc.stdout.splitlines()[-1])["seconds"]
-            for sampler in samplers:
-                env = cache_env(tmp / f"caches-{ds}-{sampler}")  # empty: the first run is cold
-                for phase in phases:
-                    row = run_worker(sampler, data_file, env, args.timeout)
-                    row.update(dataset=ds, phase=phase)
+            envs = {s: cache_env(tmp / f"caches-{ds}-{s}") for s in samplers}  # empty: the first run is cold
+            # cold (seed 0), then the warm seeds round-robin over the samplers, so that every
+            # sampler meets the machine's slow and fast spells alike
+            runs = [("cold", s, 0) for s in samplers] if "cold" in phases else []
+            if "warm" in phases:
+                if "cold" not in phases:
+                    runs += [("warm-up run", s, 0) for s in samplers]  # fills the caches, not reported
+                runs += [("warm", s, seed) for seed in range(args.seeds) for s in samplers]
+            for phase, sampler, seed in runs:
+                row = run_worker(sampler, data_file, envs[sampler], args.timeout, seed)
+                row.update(dataset=ds, phase=phase)
+                print(f"# {ds} {sampler} {phase} seed {seed}: "
+                      + (f"{row['wall']:.2f} s, ESS {row['ess_bulk_min']:.0f}" if "wall" in row
+                         else row["error"]), file=sys.stderr, flush=True)
+                if phase != "warm-up run":
                     rows.append(row)
-                    print(f"# {ds} {sampler} {phase}: "
-                          + (f"{row['wall']:.2f} s, ESS {row['ess_bulk_min']:.0f}" if "wall" in row
-                             else row["error"]), file=sys.stderr, flush=True)
     summary = summarise(rows, grad_s)
     summary["skipped"] = skipped
     summary["load_average_1min_at_start"] = load
