@@ -146,7 +146,7 @@ def model_copy(model):
 
 
 def refit_probabilities(model, flat, X_test) -> np.ndarray:
-    from bayes_unlearn.inference.nuts import predictive_means
+    from bayes_unlearn.predictive import predictive_means
 
     return predictive_means(model.family_, flat, model.transform_.transform(X_test)).mean(axis=0)
 

@@ -91,7 +91,7 @@ def test_auto_on_a_quarter_of_pima_does_not_reweight_and_matches_a_refit(pima_mo
     assert np.max(np.abs(mean_f - mean_e) / sd_e) < 0.25
     assert np.max(np.abs(sd_f / sd_e - 1)) < 0.25
     keep = np.setdiff1d(np.arange(len(X)), columns)
-    from bayes_unlearn.inference.nuts import predictive_means
+    from bayes_unlearn.predictive import predictive_means
 
     design = model.transform_.transform(X.iloc[keep])
     p_exact = exact.weights @ predictive_means(model.family_, exact.flat_samples, design)

@@ -100,14 +100,15 @@ def test_we_read_files_arviz_wrote(tmp_path, arrays, compress):
 
 
 def test_a_save_load_forget_save_cycle_imports_neither_arviz_nor_xarray(tmp_path):
-    # Fit and save in one process; load, forget (reweight), save and load again in another,
-    # which must import none of the heavy libraries: they cost seconds per CLI command.
+    # Fit and save in one process; load, forget (reweight), predict, save and load again in
+    # another, which must import none of the heavy libraries: they cost seconds per CLI command.
     folder = str(tmp_path / "m")
     fit = ("import numpy as np; from bayes_unlearn import BayesianLogisticRegression; "
            "rng = np.random.default_rng(0); X = rng.normal(size=(40, 2)); y = (X[:, 0] > 0).astype(int); "
            f"BayesianLogisticRegression(chains=2, draws=50, warmup=50).fit(X, y).save({folder!r})")
-    forget = ("import sys; from bayes_unlearn import load; "
+    forget = ("import sys; import numpy as np; from bayes_unlearn import load; "
               f"m = load({folder!r}); r = m.forget([1], method='reweight'); m.save({folder!r}); "
+              "p = m.predict_proba(np.zeros((3, 2))); assert p.shape == (3, 2) and np.allclose(p.sum(1), 1); "
               f"assert load({folder!r}).forgotten_ids_ == ['1'] and r.method == 'reweight'; "
               "print(*(name in sys.modules for name in ('arviz', 'xarray', 'jax', 'sklearn', 'scipy')))")
     for code in (fit, forget):

@@ -15,7 +15,8 @@ import pytest
 
 from bayes_unlearn import BayesianLogisticRegression, UnreliableForgetWarning
 from bayes_unlearn.diagnostics import convergence_summary
-from bayes_unlearn.inference.nuts import predictive_means, sample_nuts
+from bayes_unlearn.inference.nuts import sample_nuts
+from bayes_unlearn.predictive import predictive_means
 
 Z = 4.0
 CHAINS, DRAWS = 4, 500

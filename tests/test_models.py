@@ -205,3 +205,25 @@ def test_fitting_the_transform_does_not_import_scikit_learn():
             "print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("family", [logistic_family(3), linear_family(3), softmax_family(3, 4)],
+                         ids=lambda f: f.name)
+def test_numpy_predictive_means_are_the_jax_formula_on_every_sample(family):
+    """Predictions run the families' formulas in numpy (no JAX import); the same function traced
+    by JAX one sample at a time (as the samplers see it) gives the same numbers."""
+    import jax
+    import jax.numpy as jnp
+
+    from bayes_unlearn.predictive import predictive_means
+
+    rng = np.random.default_rng(5)
+    theta = rng.normal(size=(50, family.n_params))
+    X = 3 * rng.normal(size=(40, 3))  # large |η|: the sigmoid must not overflow
+    ours = predictive_means(family, theta, X)
+    traced = np.asarray(jax.vmap(family.predict_mean, in_axes=(0, None))(jnp.asarray(theta, jnp.float32),
+                                                                        jnp.asarray(X, jnp.float32)))
+    assert ours.shape == traced.shape
+    np.testing.assert_allclose(ours, traced, rtol=2e-5, atol=2e-5)
+    if family.task == "multiclass":
+        np.testing.assert_allclose(ours.sum(axis=-1), 1.0, rtol=1e-6)

@@ -307,7 +307,8 @@ class _Demo:
     def detector_scores(self, model, result) -> dict[str, np.ndarray]:
         """Every detector's scores on the training rows, for the ROC plot (the chosen one is reused)."""
         from .evaluate.baselines import cleanlab_baseline
-        from .inference.nuts import loglik_matrix, predictive_means
+        from .inference.nuts import loglik_matrix
+        from .predictive import predictive_means
         from .repair.detectors import DETECTORS, FeedbackContext, detector_scores
         from .repair.failures import failure_mask, feedback_arrays
 

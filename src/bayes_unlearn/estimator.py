@@ -302,7 +302,7 @@ class BayesianModel(EstimatorConventions):
 
     def predictive_samples(self, X) -> np.ndarray:
         """Per-sample predictive means: (S, N) for binary/regression, (S, N, K) for softmax."""
-        from .inference.nuts import predictive_means
+        from .predictive import predictive_means
 
         return predictive_means(self.family_, self.posterior_.flat_samples, self._design(X))
 

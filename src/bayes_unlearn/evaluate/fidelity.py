@@ -98,7 +98,7 @@ def _evaluation_design(model, data):
 
 def weighted_predictive_mean(model, flat, log_w, design) -> np.ndarray:
     """Σ_s w_s E[y|x, θ_s] for every row of the design matrix."""
-    from ..inference.nuts import predictive_means
+    from ..predictive import predictive_means
 
     w = np.exp(normalize_log_weights(log_w))
     return np.tensordot(w, predictive_means(model.family_, flat, design), axes=1)

@@ -402,17 +402,8 @@ def _loglik_fn(family: ModelFamily, theta_shape: tuple, block_shape: tuple):
     return _loglik_fns[key]
 
 
-def predictive_means(family: ModelFamily, flat_samples, X) -> np.ndarray:
-    """(S, N) or (S, N, K) per-sample predictive means E[y|x, θ_s]."""
-    key = ("predict",) + family_signature(family)
-    if key not in _loglik_fns:
-        _loglik_fns[key] = jax.jit(jax.vmap(family.predict_mean, in_axes=(0, None)))
-    return np.asarray(_loglik_fns[key](np.asarray(flat_samples, np.float32),
-                                       np.asarray(X, np.float32)))
-
-
 def n_devices() -> int:
     return jax.local_device_count()
 
 
-__all__ = ["NutsResult", "sample_nuts", "loglik_matrix", "predictive_means", "n_devices", "prng_key"]
+__all__ = ["NutsResult", "sample_nuts", "loglik_matrix", "n_devices", "prng_key"]

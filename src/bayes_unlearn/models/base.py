@@ -23,7 +23,9 @@ class ModelFamily:
 
     log_prior(theta) -> scalar
     loglik_rows(theta, X, y) -> (N,) log p(z_i | θ) for every row
-    predict_mean(theta, X) -> (N,) P(y=1) / E[y], or (N, K) class probabilities
+    predict_mean(theta, X, xp=None) -> (N,) P(y=1) / E[y], or (N, K) class probabilities; for a
+        batch θ (S, d) the same with a leading S axis. Written with the array module ``xp``
+        (jax.numpy by default, numpy for predictions: ``predictive.predictive_means``).
     """
 
     name: str

@@ -45,8 +45,9 @@ def linear_family(
         # HalfNormal density of σ plus the log-Jacobian of σ = exp(log σ).
         return lp + normal_logpdf(jnp.exp(log_sigma), noise_prior_scale) + jnp.log(2.0) + log_sigma
 
-    def predict_mean(theta, X):
-        return theta[0] + X @ theta[1 : n_features + 1]
+    def predict_mean(theta, X, xp=None):
+        # X @ w, as the log-likelihood has always computed it for one θ (same numbers, same fits)
+        return theta[..., :1] + (X @ theta[..., 1 : n_features + 1].T).T
 
     def loglik_rows(theta, X, y):
         return gaussian_loglik_rows(predict_mean(theta, X), y, sigma_of(theta))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .._lazy import LazyModule
 from .base import ModelFamily, normal_logpdf
 
-jax = LazyModule("jax")
 jnp = LazyModule("jax.numpy")  # imported when a log-density is first traced
 
 
@@ -35,8 +34,10 @@ def logistic_family(
             normal_logpdf(theta[1:], prior_scale)
         )
 
-    def predict_mean(theta, X):
-        return jax.nn.sigmoid(theta[0] + X @ theta[1:])
+    def predict_mean(theta, X, xp=None):
+        xp = jnp if xp is None else xp
+        eta = theta[..., :1] + theta[..., 1:] @ X.T
+        return xp.exp(-xp.logaddexp(0.0, -eta))  # σ(η), with no overflow for large |η|
 
     return ModelFamily(
         name="logistic",

@@ -13,10 +13,12 @@ jax = LazyModule("jax")
 jnp = LazyModule("jax.numpy")  # imported when a log-density is first traced
 
 
-def softmax_logits(theta, X, n_features: int, n_classes: int):
-    coef = theta.reshape(n_classes - 1, n_features + 1)
-    logits = coef[:, 0] + X @ coef[:, 1:].T  # (N, K−1)
-    return jnp.concatenate([jnp.zeros((X.shape[0], 1), logits.dtype), logits], axis=1)
+def softmax_logits(theta, X, n_features: int, n_classes: int, xp=None):
+    """(N, K) logits for θ (d,), or (S, N, K) for a batch (S, d); class 0's are 0."""
+    xp = jnp if xp is None else xp
+    coef = theta.reshape(theta.shape[:-1] + (n_classes - 1, n_features + 1))
+    logits = coef[..., None, :, 0] + X @ xp.swapaxes(coef[..., 1:], -1, -2)  # (…, N, K−1)
+    return xp.concatenate([xp.zeros(logits.shape[:-1] + (1,), logits.dtype), logits], axis=-1)
 
 
 def softmax_family(
@@ -40,11 +42,14 @@ def softmax_family(
         )
 
     def loglik_rows(theta, X, y):
-        log_p = jax.nn.log_softmax(softmax_logits(theta, X, n_features, n_classes), axis=1)
+        log_p = jax.nn.log_softmax(softmax_logits(theta, X, n_features, n_classes), axis=-1)
         return jnp.take_along_axis(log_p, y.astype(jnp.int32)[:, None], axis=1)[:, 0]
 
-    def predict_mean(theta, X):
-        return jax.nn.softmax(softmax_logits(theta, X, n_features, n_classes), axis=1)
+    def predict_mean(theta, X, xp=None):
+        xp = jnp if xp is None else xp
+        logits = softmax_logits(theta, X, n_features, n_classes, xp)
+        shifted = xp.exp(logits - xp.max(logits, axis=-1, keepdims=True))
+        return shifted / xp.sum(shifted, axis=-1, keepdims=True)
 
     return ModelFamily(
         name="softmax",

@@ -32,7 +32,8 @@ POSITIVE_RULE_WARN_SHARE = 0.3
 
 def feedback_metrics(model, X_design, y_encoded) -> dict:
     """Accuracy, log-loss (−mean log posterior predictive) and failures of the weighted model on rows."""
-    from ..inference.nuts import loglik_matrix, predictive_means
+    from ..inference.nuts import loglik_matrix
+    from ..predictive import predictive_means
 
     post = model.posterior_
     w = post.weights
@@ -49,7 +50,8 @@ def feedback_context(model, feedback_X, feedback_y, update: str = "refit", seed:
 
     Raises DataError for feedback that does not match the model, RequestError when F is empty.
     """
-    from ..inference.nuts import loglik_matrix, predictive_means
+    from ..inference.nuts import loglik_matrix
+    from ..predictive import predictive_means
 
     X_v, y_v = feedback_arrays(model, feedback_X, feedback_y)
     post = model.posterior_
