@@ -12,12 +12,12 @@ from functools import cached_property
 import numpy as np
 
 from .weights import (
-    effective_sample_size,
-    forget_log_weights,
+    WeightSummary,
+    erased_log_weights,
     khat_threshold,
     normalize_log_weights,
-    pareto_khat,
     pareto_smoothed,
+    summarize_log_weights,
 )
 
 
@@ -50,10 +50,11 @@ BOUNDED_WEIGHT_RATIO = 2.0
 
 
 def diagnose_weights(log_weights) -> WeightDiagnostics:
-    log_weights = np.asarray(log_weights, dtype=np.float64)
-    n = log_weights.size
-    ess = effective_sample_size(log_weights)
-    k = pareto_khat(log_weights)
+    return judge_weights(summarize_log_weights(log_weights))
+
+
+def judge_weights(summary: WeightSummary) -> WeightDiagnostics:
+    n, ess, k = summary.log_weights.size, summary.ess, summary.pareto_k
     threshold = khat_threshold(n)
     floor = min_reliable_ess(n)
     problems = []
@@ -61,8 +62,7 @@ def diagnose_weights(log_weights) -> WeightDiagnostics:
         problems.append(f"Pareto k̂ = {k:.2f} exceeds {threshold:.2f}")
     if ess < floor:
         problems.append(f"ESS = {ess:.0f} is below {floor:.0f}")
-    spread = float(log_weights.max() - log_weights.min())
-    if problems and ess >= floor and spread <= np.log(BOUNDED_WEIGHT_RATIO):
+    if problems and ess >= floor and summary.spread <= np.log(BOUNDED_WEIGHT_RATIO):
         # Forgetting rows the model fits well gives weights 1/p(z|θ) ≈ 1 + (tiny, skewed): the
         # GPD fit sees a heavy-looking tail of negligible size (k̂ ≈ 0.7–0.9 at ESS ≈ S).
         return WeightDiagnostics(n, ess, k, threshold, floor, True,
@@ -132,8 +132,12 @@ class WeightedPosterior:
     def is_weighted(self) -> bool:
         return bool(np.ptp(self.log_weights) > 1e-12)
 
-    def diagnostics(self) -> WeightDiagnostics:
+    @cached_property
+    def _diagnostics(self) -> WeightDiagnostics:
         return diagnose_weights(self.log_weights)
+
+    def diagnostics(self) -> WeightDiagnostics:
+        return self._diagnostics
 
     def psis_weights(self) -> np.ndarray:
         """Pareto-smoothed normalised weights (lower variance, small bias)."""
@@ -154,5 +158,8 @@ class WeightedPosterior:
         columns = np.asarray(columns, dtype=int)
         live = self._live()
         # rows of the transposed (C-ordered) store: each column one contiguous copy
-        log_w = forget_log_weights(self.log_weights, self.loglik_store.T[live[columns]].T)
-        return replace(self, log_weights=log_w, live_columns=np.delete(live, columns))
+        summary = summarize_log_weights(erased_log_weights(self.log_weights, self.loglik_store.T[live[columns]].T))
+        updated = replace(self, log_weights=summary.log_weights, live_columns=np.delete(live, columns))
+        # the diagnostics come from the same pass over the weights: seed the cached property
+        updated.__dict__["_diagnostics"] = judge_weights(summary)
+        return updated

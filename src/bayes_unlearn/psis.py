@@ -121,19 +121,24 @@ def _tail(x: np.ndarray, reff: float) -> tuple[np.ndarray, float]:
     return tail_index[np.argsort(x[tail_index])], cutoff
 
 
-def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float) -> tuple[float, float]:
-    """GPD (k̂, σ) of the tail's exceedances over the cutoff."""
-    return gpd_fit_vector(np.exp(x[tail_index]) - math.exp(cutoff))
+def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float, ratios=None) -> tuple[float, float]:
+    """GPD (k̂, σ) of the tail's exceedances over the cutoff (``ratios``: e^x, if already taken)."""
+    tail = np.exp(x[tail_index]) if ratios is None else ratios[tail_index]
+    return gpd_fit_vector(tail - math.exp(cutoff))
+
+
+def khat_of_shifted(x: np.ndarray, ratios=None, reff: float = 1.0) -> float:
+    """Pareto k̂ of max-shifted log ratios ``x`` (largest 0); ``ratios`` = e^x when the caller has it."""
+    tail_index, cutoff = _tail(x, reff)
+    if tail_index.size <= 4:
+        return math.inf
+    return float(_fit_tail(x, tail_index, cutoff, ratios)[0])
 
 
 def psis_khat(log_ratios, reff: float = 1.0) -> float:
     """Pareto k̂ of one vector of log importance ratios (``psis_smooth`` without the smoothing)."""
     x = np.asarray(log_ratios, dtype=np.float64).ravel()
-    x = x - x.max()
-    tail_index, cutoff = _tail(x, reff)
-    if tail_index.size <= 4:
-        return math.inf
-    return float(_fit_tail(x, tail_index, cutoff)[0])
+    return khat_of_shifted(x - x.max(), reff=reff)
 
 
 def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:

@@ -7,10 +7,11 @@ can move them by hundreds of nats, far past what float32 weights could hold.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from .psis import psis_khat, psis_smooth
+from .psis import khat_of_shifted, psis_smooth
 
 
 def normalize_log_weights(log_weights) -> np.ndarray:
@@ -21,28 +22,53 @@ def normalize_log_weights(log_weights) -> np.ndarray:
     return lw - (top + np.log(np.sum(np.exp(lw - top))))
 
 
-def forget_log_weights(log_weights, loglik_erased) -> np.ndarray:
-    """Nguyen et al.: w(θ) ∝ p(θ|D_r)/p(θ|D) ∝ 1/p(D_e|θ).
+def erased_log_weights(log_weights, loglik_erased) -> np.ndarray:
+    """Nguyen et al.: w(θ) ∝ p(θ|D_r)/p(θ|D) ∝ 1/p(D_e|θ), before normalisation.
 
-    log w_s ← log w_s − Σ_{i∈D_e} log p(z_i|θ_s), renormalised. ``loglik_erased`` is the
-    (S, |D_e|) block of per-row log-likelihoods of the rows to erase. Cumulative: applying
-    it to already-reweighted log-weights forgets the union of both requests.
+    log w_s − Σ_{i∈D_e} log p(z_i|θ_s). ``loglik_erased`` is the (S, |D_e|) block of per-row
+    log-likelihoods of the rows to erase. Cumulative: applying it to already-reweighted
+    log-weights forgets the union of both requests.
     """
     erased = np.asarray(loglik_erased).reshape(len(log_weights), -1)
     # summed in float64 without a float64 copy of the block
-    return normalize_log_weights(np.asarray(log_weights, dtype=np.float64) - erased.sum(axis=1, dtype=np.float64))
+    return np.asarray(log_weights, dtype=np.float64) - erased.sum(axis=1, dtype=np.float64)
+
+
+def forget_log_weights(log_weights, loglik_erased) -> np.ndarray:
+    """``erased_log_weights``, normalised."""
+    return normalize_log_weights(erased_log_weights(log_weights, loglik_erased))
 
 
 def effective_sample_size(log_weights) -> float:
-    """Kish's ESS = 1 / Σ w_s² of the normalised weights, i.e. (Σ v)² / Σ v² for any v ∝ w.
-
-    A diagnostic needs a few digits, not sixteen: v is exponentiated in float32 (SIMD, about
-    3× faster than float64 here; relative error ~1e-7) and summed in float64.
-    """
+    """Kish's ESS = 1 / Σ w_s² of the normalised weights, i.e. (Σ v)² / Σ v² for any v ∝ w."""
     lw = np.asarray(log_weights, dtype=np.float64)
-    v = np.exp(np.subtract(lw, lw.max(), dtype=np.float32))
-    total = float(v.sum(dtype=np.float64))
-    return total * total / float(np.dot(v, v))
+    v = np.exp(lw - lw.max())
+    total = v.sum()
+    return float(total * total / np.dot(v, v))
+
+
+class WeightSummary(NamedTuple):
+    log_weights: np.ndarray  # normalised
+    ess: float  # Kish
+    pareto_k: float  # −inf for uniform weights
+    spread: float  # max − min of the log-weights
+
+
+def summarize_log_weights(log_weights) -> WeightSummary:
+    """Normalised log-weights, Kish ESS, Pareto k̂ and spread from one pass of exponentials.
+
+    Each of ``normalize_log_weights``, ``effective_sample_size`` and ``psis.psis_khat`` on its own
+    would exponentiate the S weights again: a forget request needs all three, and these
+    exponentials are a fifth of its cost.
+    """
+    x = np.asarray(log_weights, dtype=np.float64).ravel()
+    x = x - x.max()
+    v = np.exp(x)
+    total = float(v.sum())
+    spread = -float(x.min())
+    k = float("-inf") if spread < 1e-12 else khat_of_shifted(x, v)
+    x -= math.log(total)
+    return WeightSummary(x, total * total / float(np.dot(v, v)), k, spread)
 
 
 def khat_threshold(n_samples: int) -> float:
@@ -61,12 +87,6 @@ def pareto_smoothed(log_weights) -> tuple[np.ndarray, float]:
     if np.ptp(lw) < 1e-12:
         return lw, float("-inf")
     return psis_smooth(lw, reff=1.0)
-
-
-def pareto_khat(log_weights) -> float:
-    """The Pareto k̂ of ``pareto_smoothed`` alone (what diagnostics need; no smoothing done)."""
-    lw = np.asarray(log_weights, dtype=np.float64)
-    return float("-inf") if lw.max() - lw.min() < 1e-12 else psis_khat(lw, reff=1.0)
 
 
 def weighted_quantiles(values, weights, quantiles) -> np.ndarray:
