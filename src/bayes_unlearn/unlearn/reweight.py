@@ -1,6 +1,6 @@
 """Forget by importance reweighting (Nguyen et al. 2022): w(θ) ∝ 1/p(D_e|θ).
 
-The formula itself is ``weights.forget_log_weights``; this wraps it with diagnostics.
+The formula itself is ``weights.erased_log_weights`` (``forget_log_weights`` normalises it); this wraps it with diagnostics.
 """
 
 from __future__ import annotations
