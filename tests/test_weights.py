@@ -192,6 +192,27 @@ def test_psis_smooth_reproduces_arviz_psislw(case):
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [-0.3, 0.0, 0.2, 0.7, 1.5, 4.0, 40.0])
+def test_gpd_fit_vector_is_arvizs_gpdfit(shape):
+    """The grouped-product profile is ArviZ's log1p profile, up to float64 rounding.
+
+    Shape 40 puts x_max / x_q past 1e37, where products of eight factors could overflow (the fit
+    then takes one logarithm per factor); shape −0.3 is a bounded tail (k̂ < 0).
+    """
+    from arviz.stats.stats import _gpdfit
+
+    from bayes_unlearn.psis import gpd_fit_vector
+
+    rng = np.random.default_rng(11)
+    for n_tail in (5, 37, 190, 600):
+        u = rng.random(n_tail)
+        tail = np.sort(-np.log(u) if shape == 0 else (u ** -shape - 1) / shape)
+        k, sigma = gpd_fit_vector(tail)
+        k_ref, sigma_ref = _gpdfit(tail)
+        assert k == pytest.approx(k_ref, rel=1e-10, abs=1e-12)
+        assert sigma == pytest.approx(sigma_ref, rel=1e-10)
+
+
 def test_weighted_quantiles_ignore_samples_of_zero_weight():
     """Forgetting can drive weights to exactly 0: those samples must not pull the interval."""
     values = np.array([-50.0, -40.0, 1.0, 2.0, 3.0, 60.0])

@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 CUTOFF_MIN = float(np.log(np.finfo(float).tiny))  # ArviZ's floor for the tail cutoff
-NEGLIGIBLE = 10 * float(np.finfo(float).eps)  # ArviZ drops GPD grid weights below this
 
 
 def psis_tail_length(n_samples: int, reff: float = 1.0) -> int:
@@ -26,12 +25,15 @@ def psis_tail_length(n_samples: int, reff: float = 1.0) -> int:
 _GRIDS: dict[int, np.ndarray] = {}
 
 
-def gpd_fit_vector(tail: np.ndarray) -> tuple[float, float]:
+def gpd_fit_vector(tail: np.ndarray, group: int = 8) -> tuple[float, float]:
     """Zhang & Stephens (2009) GPD fit with ArviZ's priors, in float64: (k̂, σ).
 
-    ``tail`` (M,): exceedances over the cutoff, ascending. In-place numpy operations on one
-    (m, M) block: a forget request fits one tail, and at that size the temporaries of a
-    rows-at-once version cost more than the M·m logarithms (measured 309 → 180 µs, M = 190).
+    ``tail`` (M,): exceedances over the cutoff, ascending. The profile of each grid value b,
+    (1/M) Σ_j log(1 − b x_j), is taken as the logarithm of products of ``group`` factors:
+    1/group of the M·m logarithms, which are most of a forget request's cost. In float64 the
+    product of 8 factors carries ~8 ε relative error, so the log keeps ~1e-15 absolute digits
+    (within 1e-12 of ArviZ's log1p form, pinned by a test). Factors lie in (0, 1 + 2.8 x_max / x_q]
+    (b < 1/x_max); a tail so heavy that their products could overflow falls back to one log each.
     """
     n_tail = tail.size
     m_est = 30 + int(n_tail**0.5)
@@ -39,10 +41,16 @@ def gpd_fit_vector(tail: np.ndarray) -> tuple[float, float]:
     if grid is None:
         grid = _GRIDS[m_est] = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5))
     b = grid / (3 * tail[int(n_tail / 4 + 0.5) - 1]) + 1 / tail[-1]
-    profile = np.multiply.outer(b, tail)
-    np.negative(profile, out=profile)
-    np.log1p(profile, out=profile)
-    k = profile.sum(axis=1) / n_tail
+    if group * math.log(1 - b[0] * tail[-1]) > 690:  # e^690 < float64 max
+        group = 1
+    width = -(-n_tail // group)
+    padded = np.zeros(group * width)  # zero exceedances: factors of exactly 1
+    padded[:n_tail] = tail
+    factors = np.multiply.outer(padded, b)
+    np.subtract(1.0, factors, out=factors)
+    products = np.multiply.reduce(factors.reshape(group, -1), axis=0)
+    np.log(products, out=products)
+    k = products.reshape(width, -1).sum(axis=0) / n_tail
     weights = _grid_weights(b, k, n_tail, np)
     b_post = float(b @ weights)
     k_post = float(np.log1p(-b_post * tail).sum()) / n_tail
@@ -53,13 +61,14 @@ def _grid_weights(b, k, n_tail: int, xp):
     """Posterior weights of the grid values b (..., m) given their profile k (..., m), as ArviZ.
 
     ArviZ's 1 / Σ_j exp(ℓ_j − ℓ_i), ℓ = n (log(−b/k) − k − 1), is the softmax of ℓ: O(m)
-    instead of O(m²) exponentials, and the constant −n cancels in it. Weights below 10 ε of
-    the total are dropped, as ArviZ does.
+    instead of O(m²) exponentials, and the constant −n cancels in it. ArviZ then zeroes the
+    weights below 10 ε; at most m of those move the posterior mean of b by < m · 10 ε relative,
+    below float64's own rounding of the fit, so they are kept (four array calls fewer).
     """
+    # array methods, not xp.max/xp.sum: numpy's functions add ~2 µs each on a 43-value vector
     len_scale = n_tail * (xp.log(b / -k) - k)
-    shifted = xp.exp(len_scale - xp.max(len_scale, axis=-1, keepdims=True))
-    kept = xp.where(shifted >= NEGLIGIBLE * xp.sum(shifted, axis=-1, keepdims=True), shifted, 0.0)
-    return kept / xp.sum(kept, axis=-1, keepdims=True)
+    shifted = xp.exp(len_scale - len_scale.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def _mean_log1p_grouped(beta, y, group: int, xp):
