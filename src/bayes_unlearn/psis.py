@@ -130,18 +130,26 @@ def _tail(x: np.ndarray, reff: float) -> tuple[np.ndarray, float]:
     return tail_index[np.argsort(x[tail_index])], cutoff
 
 
-def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float, ratios=None) -> tuple[float, float]:
-    """GPD (k̂, σ) of the tail's exceedances over the cutoff (``ratios``: e^x, if already taken)."""
-    tail = np.exp(x[tail_index]) if ratios is None else ratios[tail_index]
-    return gpd_fit_vector(tail - math.exp(cutoff))
+def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float) -> tuple[float, float]:
+    """GPD (k̂, σ) of the tail's exceedances over the cutoff."""
+    return gpd_fit_vector(np.exp(x[tail_index]) - math.exp(cutoff))
 
 
-def khat_of_shifted(x: np.ndarray, ratios=None, reff: float = 1.0) -> float:
-    """Pareto k̂ of max-shifted log ratios ``x`` (largest 0); ``ratios`` = e^x when the caller has it."""
-    tail_index, cutoff = _tail(x, reff)
-    if tail_index.size <= 4:
+def khat_of_shifted(x: np.ndarray, reff: float = 1.0) -> float:
+    """Pareto k̂ of max-shifted log ratios ``x`` (largest 0).
+
+    ``_tail``'s cut without the indices (k̂ needs only the tail's values): the M + 1 largest
+    by ``np.partition``, sorted, those tied with the cutoff dropped, as ArviZ does.
+    """
+    n_tail = psis_tail_length(x.size, reff)
+    kth = x.size - n_tail - 1
+    top = np.partition(x, kth)[kth:]
+    top.sort()
+    cutoff = max(float(top[0]), CUTOFF_MIN)
+    tail = top[np.searchsorted(top, cutoff, side="right"):]
+    if tail.size <= 4:
         return math.inf
-    return float(_fit_tail(x, tail_index, cutoff, ratios)[0])
+    return float(gpd_fit_vector(np.exp(tail) - math.exp(cutoff))[0])
 
 
 def psis_khat(log_ratios, reff: float = 1.0) -> float:

@@ -57,16 +57,15 @@ class WeightSummary(NamedTuple):
 def summarize_log_weights(log_weights) -> WeightSummary:
     """Normalised log-weights, Kish ESS, Pareto k̂ and spread from one pass of exponentials.
 
-    Each of ``normalize_log_weights``, ``effective_sample_size`` and ``psis.psis_khat`` on its own
-    would exponentiate the S weights again: a forget request needs all three, and these
-    exponentials are a fifth of its cost.
+    ``normalize_log_weights`` and ``effective_sample_size`` on their own would each exponentiate
+    the S weights: a forget request needs both (k̂ exponentiates only its M tail values).
     """
     x = np.asarray(log_weights, dtype=np.float64).ravel()
     x = x - x.max()
     v = np.exp(x)
     total = float(v.sum())
     spread = -float(x.min())
-    k = float("-inf") if spread < 1e-12 else khat_of_shifted(x, v)
+    k = float("-inf") if spread < 1e-12 else khat_of_shifted(x)
     x -= math.log(total)
     return WeightSummary(x, total * total / float(np.dot(v, v)), k, spread)
 
