@@ -133,3 +133,19 @@ def test_reweighting_nuts_samples_recovers_the_closed_form_posterior(problem):
     sd_r = np.sqrt(np.diag(C_r))
     assert (np.abs(forgotten.sd() / sd_r - 1) * np.sqrt(2 * n_eff)).max() < Z
     assert mean_error_in_se(post.mean(), m_r, C_r, n_eff).max() > Z
+
+
+def test_the_sampling_metric_is_the_chains_pooled_warmup_covariance(problem):
+    """From the second warm-up stage on, every chain uses the chains' mean covariance estimate.
+
+    On this Gaussian posterior that estimate must be near the exact covariance C: 4 chains ×
+    112 draws give a variance to about ±7 % (one sd); the bound is 4.5 sd.
+    """
+    family = problem["family"]
+    _, C = problem["full"]
+    result = sample_nuts(family, problem["X"], problem["y"], chains=4, warmup=300, draws=50, seed=3)
+    metric = result.inverse_mass_matrix
+    for chain in metric[1:]:
+        np.testing.assert_array_equal(chain, metric[0])
+    ratio = np.diag(metric[0]) / np.diag(C)
+    assert np.all(np.abs(ratio - 1) < 0.3), ratio

