@@ -22,6 +22,11 @@ compiled loop so that no dispatch is counted) × the gradient evaluations the sa
 
 With --json the last stdout line is one JSON object with every measurement and
 ``ratio_vs_best_peer``: our mean warm ESS/s ÷ the best peer's, the smaller over data sets.
+
+Peers run with their own defaults: importing bayes_unlearn sets XLA options in the environment
+(host devices, while loops compiled whole), and the workers get the XLA_FLAGS this script was
+started with instead. "numpyro-parallel-whole-loops" is NumPyro with our while-loop option, to
+show what that XLA setting alone does for it; it is reported, not counted as a peer.
 """
 
 from __future__ import annotations
@@ -39,9 +44,13 @@ import numpy as np
 
 CHAINS, WARMUP, DRAWS, SEED = 4, 1000, 1000, 0
 FIT_SEED = 0  # the sampler's seed; a worker sets it (the data split keeps SEED)
-SAMPLERS = ("bayes-unlearn", "bayes-unlearn-estimator", "numpyro", "numpyro-parallel", "pymc", "nutpie")
+SAMPLERS = ("bayes-unlearn", "bayes-unlearn-estimator", "numpyro", "numpyro-parallel",
+            "numpyro-parallel-whole-loops", "pymc", "nutpie")
 OURS = "bayes-unlearn"
-PEERS = ("numpyro", "numpyro-parallel", "pymc", "nutpie")
+PEERS = ("numpyro", "numpyro-parallel", "pymc", "nutpie")  # with their own defaults: the ratio's peers
+# XLA_FLAGS as this process got them: importing bayes_unlearn (prepare_data) adds our own XLA
+# options to the environment, and the peers' workers must run without them.
+USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
 DATASETS = ("pima", "spambase")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,6 +148,15 @@ def _fit_numpyro(X, y, out, chain_method: str = "vectorized", devices: int | Non
     counter.warmup(jax.random.PRNGKey(FIT_SEED), Xj, yj, extra_fields=("num_steps",), collect_warmup=True)
     steps += int(np.asarray(counter.get_extra_fields()["num_steps"]).sum())
     return samples, steps
+
+
+def _fit_numpyro_parallel_whole_loops(X, y, out):
+    """NumPyro parallel with the XLA option we set for ourselves (``_runtime.request_whole_loop_kernels``):
+    not its default, so reported beside the peers but not one of them."""
+    from bayes_unlearn._runtime import request_whole_loop_kernels
+
+    request_whole_loop_kernels()
+    return _fit_numpyro_parallel(X, y, out)
 
 
 def _fit_numpyro_parallel(X, y, out):
@@ -241,8 +259,8 @@ def available(sampler: str) -> str | None:
     """None if the sampler can run here, else why not."""
     import importlib.util
 
-    needs = {"numpyro": ["numpyro"], "numpyro-parallel": ["numpyro"], "pymc": ["pymc"],
-             "nutpie": ["nutpie", "pymc"]}.get(sampler, [])
+    needs = {"numpyro": ["numpyro"], "numpyro-parallel": ["numpyro"], "numpyro-parallel-whole-loops": ["numpyro"],
+             "pymc": ["pymc"], "nutpie": ["nutpie", "pymc"]}.get(sampler, [])
     missing = [m for m in needs if importlib.util.find_spec(m) is None]
     return f"not installed: {', '.join(missing)} (pip install -e '.[bench]')" if missing else None
 
@@ -267,6 +285,9 @@ def run_worker(sampler: str, data_file: Path, env: dict, timeout: float, seed: i
 def cache_env(cache_root: Path) -> dict:
     """Environment whose compilation caches all live under ``cache_root`` (empty = cold)."""
     env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    if USER_XLA_FLAGS is not None:
+        env["XLA_FLAGS"] = USER_XLA_FLAGS
     env["BAYES_UNLEARN_CACHE_DIR"] = str(cache_root / "bayes-unlearn")
     env["JAX_COMPILATION_CACHE_DIR"] = str(cache_root / "jax")  # NumPyro: same cache as ours
     env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"

@@ -112,6 +112,24 @@ def test_processes_that_used_jax_skip_the_final_garbage_collection():
     assert out.stdout.split() == ["frozen", "True"]
 
 
+@pytest.mark.parametrize("user_flags", [None, "--xla_backend_extra_options=xla_cpu_disable_loop_unrolling=true"])
+def test_while_loops_are_compiled_whole_unless_the_user_set_backend_options(user_flags):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    if user_flags:
+        env["XLA_FLAGS"] = user_flags
+    code = "import os, bayes_unlearn.inference.nuts; print(os.environ['XLA_FLAGS'])"
+    flags = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env=env).stdout.split()
+    assert any(f.startswith("--xla_force_host_platform_device_count=") for f in flags)
+    whole = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=1000000000"
+    if user_flags:
+        assert user_flags in flags and whole not in flags
+    else:
+        assert whole in flags
+
+
 LAPACK_CHECK = """
 import sys
 {setup}

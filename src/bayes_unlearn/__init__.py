@@ -1,9 +1,10 @@
 """bayes-unlearn: Bayesian machine unlearning and model repair."""
 
-from ._runtime import request_host_devices
+from ._runtime import request_xla_flags
 
-# Must run before JAX is imported anywhere: XLA host devices for independent parallel chains.
-request_host_devices()
+# Must run before JAX is imported anywhere: XLA host devices for independent parallel chains,
+# while loops compiled into single kernels.
+request_xla_flags()
 
 __version__ = "0.1.0"
 

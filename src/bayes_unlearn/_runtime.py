@@ -1,4 +1,5 @@
-"""JAX start-up settings: persistent compilation cache and one XLA host device per chain.
+"""JAX start-up settings: persistent compilation cache, one XLA host device per chain, loops
+compiled whole.
 
 Called once, before the first sampler is built. The compilation cache is on by default
 (in the user's cache directory) because JAX compilation, not sampling, dominates the wall
@@ -48,6 +49,35 @@ def request_host_devices() -> None:
         return
     n = max(os.cpu_count() or 1, MIN_HOST_DEVICES)
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+# XLA's CPU runtime runs a while loop op by op, one kernel launch per fused op and iteration;
+# its small-while-loop pass instead compiles a loop into one kernel, but only below 1 kB of data
+# accessed (its default). NUTS is a while loop of small vector ops: with every loop eligible
+# (loops holding a sort, scatter or LAPACK call still run op by op) a Pima fit samples in
+# 0.15–0.18 s instead of 0.46–0.48 s, spambase 3.1–3.4 s instead of 3.7–4.0 s, same draws on Pima.
+WHOLE_LOOP_KERNEL_BYTES = 1_000_000_000
+
+
+def request_whole_loop_kernels() -> None:
+    """Raise XLA's small-while-loop limit (``WHOLE_LOOP_KERNEL_BYTES``) so loops compile whole.
+
+    Only possible before JAX is imported, and only when the user's ``XLA_FLAGS`` do not already
+    set ``xla_backend_extra_options`` (theirs win).
+    """
+    if "jax" in sys.modules:
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_extra_options" in flags:
+        return
+    option = f"--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold={WHOLE_LOOP_KERNEL_BYTES}"
+    os.environ["XLA_FLAGS"] = f"{flags} {option}".strip()
+
+
+def request_xla_flags() -> None:
+    """The XLA settings this package runs best with, set before JAX is imported."""
+    request_host_devices()
+    request_whole_loop_kernels()
 
 
 # jaxlib takes its CPU LAPACK kernels from these two SciPy extension modules
@@ -128,7 +158,7 @@ def configure_jax() -> None:
     global _configured
     if _configured:
         return
-    request_host_devices()
+    request_xla_flags()
     preload_scipy_lapack()
     import jax
 
