@@ -311,7 +311,7 @@ def summarise(rows: list[dict], grad_s: dict) -> dict:
             r["x_floor_sampling"] = r["sampling_seconds"] / floor
     ratios, warm = {}, {}
     for ds in sorted({r["dataset"] for r in rows}):
-        for sampler in [OURS, *PEERS]:
+        for sampler in sorted({r["sampler"] for r in rows}):  # peers and reported-only runs
             hit = [r for r in rows if r["dataset"] == ds and r["sampler"] == sampler
                    and r["phase"] == "warm" and "ess_per_s" in r]
             if hit:
