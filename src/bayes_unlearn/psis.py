@@ -25,12 +25,15 @@ def psis_tail_length(n_samples: int, reff: float = 1.0) -> int:
 _GRIDS: dict[int, np.ndarray] = {}
 
 
-def gpd_fit_vector(tail: np.ndarray, group: int = 8) -> tuple[float, float]:
+PROFILE_GROUP = 8  # factors per logarithm in gpd_fit_vector's profile
+
+
+def gpd_fit_vector(tail: np.ndarray) -> tuple[float, float]:
     """Zhang & Stephens (2009) GPD fit with ArviZ's priors, in float64: (k̂, σ).
 
     ``tail`` (M,): exceedances over the cutoff, ascending. The profile of each grid value b,
-    (1/M) Σ_j log(1 − b x_j), is taken as the logarithm of products of ``group`` factors:
-    1/group of the M·m logarithms, which are most of a forget request's cost. In float64 the
+    (1/M) Σ_j log(1 − b x_j), is taken as the logarithm of products of ``PROFILE_GROUP`` factors:
+    1/8 of the M·m logarithms, which are most of a forget request's cost. In float64 the
     product of 8 factors carries ~8 ε relative error, so the log keeps ~1e-15 absolute digits
     (2e-13 from ArviZ's log1p form on 200 random tails; a test pins 1e-10). Factors lie in
     (0, 1 + 2.8 x_max / x_q] for m = 43 (b < 1/x_max); a tail so heavy that their products could
@@ -42,6 +45,7 @@ def gpd_fit_vector(tail: np.ndarray, group: int = 8) -> tuple[float, float]:
     if grid is None:
         grid = _GRIDS[m_est] = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1) - 0.5))
     b = grid / (3 * tail[int(n_tail / 4 + 0.5) - 1]) + 1 / tail[-1]
+    group = PROFILE_GROUP
     if group * math.log(1 - b[0] * tail[-1]) > 690:  # e^690 < float64 max
         group = 1
     width = -(-n_tail // group)
@@ -131,11 +135,6 @@ def _tail(x: np.ndarray, reff: float) -> tuple[np.ndarray, float]:
     return tail_index[np.argsort(x[tail_index])], cutoff
 
 
-def _fit_tail(x: np.ndarray, tail_index: np.ndarray, cutoff: float) -> tuple[float, float]:
-    """GPD (k̂, σ) of the tail's exceedances over the cutoff."""
-    return gpd_fit_vector(np.exp(x[tail_index]) - math.exp(cutoff))
-
-
 def khat_of_shifted(x: np.ndarray, reff: float = 1.0) -> float:
     """Pareto k̂ of max-shifted log ratios ``x`` (largest 0).
 
@@ -172,7 +171,7 @@ def psis_smooth(log_ratios, reff: float = 1.0) -> tuple[np.ndarray, float]:
     tail_index, cutoff = _tail(x, reff)
     k = math.inf
     if tail_index.size > 4:
-        k, sigma = _fit_tail(x, tail_index, cutoff)
+        k, sigma = gpd_fit_vector(np.exp(x[tail_index]) - math.exp(cutoff))
         # ArviZ fills the tail with NaN when σ ≤ 0; leaving it unsmoothed keeps the weights usable
         if math.isfinite(k) and sigma > 0:
             probs = np.arange(0.5, tail_index.size) / tail_index.size
