@@ -158,3 +158,46 @@ def test_jax_linear_algebra_runs_without_importing_the_scipy_linalg_package(prel
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(not preload)]
+
+
+MALLOC_CHURN = """
+import ctypes, resource
+{setup}
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+MiB = 1 << 20
+libc.free(libc.malloc(12 * MiB))  # mapped then freed: glibc's thresholds now ≈ 12 and 24 MiB
+def cycle():  # three 11 MiB blocks from the heap, written, freed: 33 MiB free at its top
+    blocks = [libc.malloc(11 * MiB) for _ in range(3)]
+    for b in blocks:
+        ctypes.memset(b, 1, 11 * MiB)
+    for b in blocks:
+        libc.free(b)
+cycle()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    cycle()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and __import__("platform").libc_ver()[0] == "glibc"),
+                    reason="glibc's malloc thresholds only")
+@pytest.mark.parametrize("settle", [True, False])
+def test_settled_malloc_thresholds_keep_freed_blocks_for_reuse(settle):
+    """Scoring's churn of multi-MB blocks, in miniature: with glibc's thresholds where they rose
+    by chance (12 MiB here), the freed top is trimmed and 5 cycles fault 5 × 33 MiB in again;
+    settled (``_runtime.settle_malloc_thresholds``), the blocks are reused. Fresh processes:
+    the thresholds only ever rise."""
+    setup = "from bayes_unlearn._runtime import settle_malloc_thresholds; settle_malloc_thresholds()" if settle else ""
+    out = subprocess.run([sys.executable, "-c", MALLOC_CHURN.format(setup=setup)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    faults = int(out.stdout)
+    pages = 5 * 33 * (1 << 20) // 4096
+    if settle:
+        assert faults < 0.05 * pages
+    else:
+        assert faults > 0.5 * pages  # the negative control: the churn the settling removes

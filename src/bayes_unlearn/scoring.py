@@ -37,7 +37,7 @@ from functools import partial
 
 import numpy as np
 
-from ._runtime import configure_jax
+from ._runtime import configure_jax, settle_malloc_thresholds
 
 configure_jax()
 
@@ -257,6 +257,7 @@ def _blocks(n: int, block: int) -> Iterator[tuple[int, int]]:
 
 def _run_blocks(n_rows: int, block: int, work: Callable[[int, int], None]) -> None:
     """work(begin, stop) for every block of rows, ``N_WORKERS`` blocks at a time."""
+    settle_malloc_thresholds()  # the blocks' multi-MB buffers are then reused, not re-faulted
     if N_WORKERS == 1 or n_rows <= block:
         for begin, stop in _blocks(n_rows, block):
             work(begin, stop)
