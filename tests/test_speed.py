@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -183,8 +184,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-@pytest.mark.skipif(not (sys.platform.startswith("linux") and __import__("platform").libc_ver()[0] == "glibc"),
-                    reason="glibc's malloc thresholds only")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds only")
 @pytest.mark.parametrize("settle", [True, False])
 def test_settled_malloc_thresholds_keep_freed_blocks_for_reuse(settle):
     """Scoring's churn of multi-MB blocks, in miniature: with glibc's thresholds where they rose

@@ -159,9 +159,9 @@ class _BindPreloadedOnImport:
 # mmap threshold); pages handed back are faulted in again on the next use. Both thresholds start
 # at 128 kB and rise only when a mapped block is freed, to that block's size (at most 32 MiB).
 # Scoring frees multi-MB XLA buffers in two threads, one block after another, so how far the
-# thresholds had happened to rise decided its speed: per 10⁶ rows, 0.3–0.75 million page faults
+# thresholds had happened to rise decided its speed: per 10⁶ rows, 0.2–0.75 million page faults
 # and 2–4 s of system CPU from one process to the next (1.5–2.2 million and 6–9 s when stage 3
-# ran on half as many rows at a time); ≈ 20 thousand and 1 s once settled.
+# ran on half as many rows at a time); 20–40 thousand and ≈ 1 s once settled.
 MALLOC_DYNAMIC_THRESHOLD_MAX = 32 << 20
 _malloc_settled = False
 
