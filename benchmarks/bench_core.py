@@ -131,10 +131,13 @@ def exact_refit(model, seed: int):
 def fidelity(mean, sd, p, ref_samples, ref_p) -> dict:
     ref_mean, ref_sd = ref_samples.mean(axis=0), ref_samples.std(axis=0)
     ratio = sd / ref_sd
+    differ = np.flatnonzero((p > 0.5) != (ref_p > 0.5))
     return {"max_dmean_sd": float(np.max(np.abs(mean - ref_mean) / ref_sd)),
             "sd_ratio_min": float(ratio.min()), "sd_ratio_max": float(ratio.max()),
             "class_agreement": float(np.mean((p > 0.5) == (ref_p > 0.5))),
-            "max_dp": float(np.max(np.abs(p - ref_p)))}
+            "max_dp": float(np.max(np.abs(p - ref_p))),
+            # the test rows whose class differs, as (p, reference p): near 0.5 both, it is a Monte-Carlo tie
+            "class_disagreements": [[float(p[i]), float(ref_p[i])] for i in differ]}
 
 
 def model_copy(model):
@@ -250,6 +253,10 @@ def print_table(res: dict) -> None:
         print(f"{r['rows']!s:>5} {timing} {r['max_dmean_sd']:10.3f} "
               f"{r['sd_ratio_min']:5.2f}–{r['sd_ratio_max']:4.2f} {r['class_agreement']:6.3f} {r['max_dp']:8.4f}")
     print("floor = two independent fits on the full data (Monte-Carlo noise of one comparison)")
+    for r in rows:
+        if r["class_disagreements"]:
+            pairs = ", ".join(f"{a:.4f} vs {b:.4f}" for a, b in r["class_disagreements"])
+            print(f"rows {r['rows']}: test rows of different class, p vs reference p: {pairs}")
     print("targets: " + ", ".join(f"{k} {'PASS' if v else 'MISS'}" for k, v in res["targets"].items()))
 
 
