@@ -8,11 +8,14 @@ BIN := $(VENV)/bin
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# the C kernel is compiled at install: a change to it reinstalls
+BUILD_INPUTS := pyproject.toml setup.py src/bayes_unlearn/_forget_kernel.c
+
+$(VENV)/.installed: $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install -e '.[dev]'
 	touch $@ $(VENV)/.installed
 

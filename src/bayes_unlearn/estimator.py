@@ -11,6 +11,7 @@ yet forgotten; the maths lives in ``weights``, ``posterior`` and ``unlearn``.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -451,4 +452,4 @@ def _independent_of_old_samples(outcome) -> bool:
 
 
 def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+    return float(x) if math.isfinite(x) else None

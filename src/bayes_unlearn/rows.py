@@ -58,12 +58,17 @@ class TrainingRows:
                 held.append(j)
             else:
                 not_held.append(i)
-        return np.searchsorted(self._held, np.array(held, dtype=np.int64)), not_held
+        positions = np.array(held, dtype=np.int64)
+        if len(self._held) < len(self._all_ids):  # else _held is arange(N): positions are indices
+            positions = np.searchsorted(self._held, positions)
+        return positions, not_held
 
     def remove(self, positions) -> None:
         """Drop the rows at these current positions."""
         positions = np.asarray(positions, dtype=np.int64)
-        np.frombuffer(self._is_held, dtype=np.uint8)[self._held[positions]] = 0
+        is_held = self._is_held
+        for j in self._held[positions].tolist():
+            is_held[j] = 0
         keep = np.ones(len(self._held), dtype=bool)
         keep[positions] = False
         self._held = self._held[keep]

@@ -2,6 +2,8 @@
 
 Log-weights are kept normalised (logsumexp = 0) in float64: a deletion of many rows
 can move them by hundreds of nats, far past what float32 weights could hold.
+``summarize_erased`` runs a forget's whole arithmetic in one call of the compiled
+``_forget_kernel`` when it was built, and falls back to these functions, which it mirrors.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .psis import khat_of_shifted, psis_smooth
+from .psis import khat_of_shifted, psis_smooth, psis_tail_length
+
+try:
+    from . import _forget_kernel
+except ImportError:  # built optionally (setup.py): no C compiler, no kernel
+    _forget_kernel = None
 
 
 def normalize_log_weights(log_weights) -> np.ndarray:
@@ -68,6 +75,25 @@ def summarize_log_weights(log_weights) -> WeightSummary:
     k = float("-inf") if spread < 1e-12 else khat_of_shifted(x)
     x -= math.log(total)
     return WeightSummary(x, total * total / float(np.dot(v, v)), k, spread)
+
+
+def summarize_erased(log_weights, rows_by_sample, columns) -> WeightSummary:
+    """``summarize_log_weights(erased_log_weights(log_weights, rows_by_sample[columns].T))``.
+
+    ``rows_by_sample`` (N, S) float32 holds one training row's log-likelihoods per row. The
+    compiled kernel does this in ≈ 1/3 of the numpy functions' time (their per-call overhead
+    is most of a forget at S = 4000); it hands non-finite values back to them.
+    """
+    lw = np.ascontiguousarray(log_weights, dtype=np.float64)
+    if (_forget_kernel is not None and rows_by_sample.dtype == np.float32
+            and rows_by_sample.flags.c_contiguous and rows_by_sample.shape[1] == lw.size):
+        out = np.empty_like(lw)
+        result = _forget_kernel.erase_and_summarize(
+            rows_by_sample, np.ascontiguousarray(columns, dtype=np.int64), lw, out, psis_tail_length(lw.size))
+        if result is not None:
+            ess, k, spread = result
+            return WeightSummary(out, ess, k, spread)
+    return summarize_log_weights(erased_log_weights(lw, rows_by_sample[columns].T))
 
 
 def khat_threshold(n_samples: int) -> float:
