@@ -16,7 +16,8 @@
  * The k̂ steps follow psis.khat_of_shifted and psis.gpd_fit_vector operation for operation
  * (products of eight profile factors, their overflow guard, ArviZ's priors); built without FMA
  * contraction, so the profile's rounding is numpy's. The S exponentials for ESS and normaliser use
- * a branch-free polynomial exp that compilers vectorise (glibc's scalar exp was a third of the time).
+ * a branch-free polynomial exp that compilers vectorise (glibc's exp, like numpy's float64 exp
+ * without AVX-512, is scalar).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -5,7 +5,8 @@ API: numpy for one weight vector (a forget request: ~0.1 ms for 4000 weights, wh
 ``arviz.psislw`` spends ~2 ms in xarray bookkeeping); ``gpd_fit_scaled`` is the same fit
 for float32 blocks of rows under ``jax.numpy`` (``scoring.BlockPsis``). ``psis_smooth``
 reproduces ``arviz.psislw(log_ratios, reff=1)`` for one vector exactly (same tail, same fit,
-same truncation); a test pins the two together.
+same truncation); a test pins the two together. ``_forget_kernel.c`` repeats ``khat_of_shifted``
+and ``gpd_fit_vector`` in C for a forget request; tests pin it to them.
 """
 
 from __future__ import annotations

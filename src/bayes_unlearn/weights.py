@@ -81,8 +81,9 @@ def summarize_erased(log_weights, rows_by_sample, columns) -> WeightSummary:
     """``summarize_log_weights(erased_log_weights(log_weights, rows_by_sample[columns].T))``.
 
     ``rows_by_sample`` (N, S) float32 holds one training row's log-likelihoods per row. The
-    compiled kernel does this in ≈ 1/3 of the numpy functions' time (their per-call overhead
-    is most of a forget at S = 4000); it hands non-finite values back to them.
+    compiled kernel takes ≈ 0.3× the numpy functions' time for 10 rows of S = 4000 (51–57 µs
+    against 194–227 µs: their per-call overhead is most of it); it hands non-finite values back
+    to them.
     """
     lw = np.ascontiguousarray(log_weights, dtype=np.float64)
     if (_forget_kernel is not None and rows_by_sample.dtype == np.float32
