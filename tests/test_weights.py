@@ -223,3 +223,17 @@ def test_weighted_quantiles_ignore_samples_of_zero_weight():
     # one dominant sample: every quantile is that sample
     dominant = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
     np.testing.assert_array_equal(weighted_quantiles(values, dominant, [0.025, 0.5, 0.975]), [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("heavy", [110, 120])
+def test_a_failed_pareto_fit_is_reported_unreliable(heavy):
+    """A few samples carry all the weight (e^700 over the rest): the tail's lower quarter
+    underflows to zero exceedances, the GPD fit returns NaN, and ESS alone (110–120 ≥ 100)
+    would have called the result reliable."""
+    log_w = np.zeros(4000)
+    log_w[:heavy] = 700.0
+    with np.errstate(all="ignore"):
+        diag = diagnose_weights(log_w)
+    assert np.isnan(diag.pareto_k) and diag.ess >= diag.min_ess
+    assert not diag.reliable and "could not be fitted" in diag.reason
+    assert diag.to_dict()["pareto_k"] is None

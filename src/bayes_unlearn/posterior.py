@@ -60,6 +60,8 @@ def judge_weights(summary: WeightSummary) -> WeightDiagnostics:
     problems = []
     if k > threshold:
         problems.append(f"Pareto k̂ = {k:.2f} exceeds {threshold:.2f}")
+    elif k != k:  # NaN: the GPD fit failed, e.g. a tail whose lower quarter underflowed to 0
+        problems.append("Pareto k̂ could not be fitted (degenerate tail)")
     if ess < floor:
         problems.append(f"ESS = {ess:.0f} is below {floor:.0f}")
     if problems and ess >= floor and summary.spread <= np.log(BOUNDED_WEIGHT_RATIO):
