@@ -129,26 +129,34 @@ static inline void swap(double *a, double *b) {
     *b = t;
 }
 
-/* Quickselect (median-of-three, Hoare partition): afterwards v[kth] holds the value of rank kth
- * and every value of v[kth + 1:] is >= it. The values are finite. */
-static void select_rank(double *v, int64_t n, int64_t kth) {
-    int64_t lo = 0, hi = n - 1;
-    while (hi > lo) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < v[lo]) swap(&v[mid], &v[lo]);
-        if (v[hi] < v[lo]) swap(&v[hi], &v[lo]);
-        if (v[hi] < v[mid]) swap(&v[hi], &v[mid]);
-        double pivot = v[mid];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                swap(&v[i], &v[j]);
-                i++;
-                j--;
-            }
+/* One Hoare partition of v[lo..hi] around the median of three (which it moves into order):
+ * afterwards v[lo..*j] <= pivot <= v[*i..hi], and values between *j and *i equal the pivot. */
+static void partition(double *v, int64_t lo, int64_t hi, int64_t *i_out, int64_t *j_out) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (v[mid] < v[lo]) swap(&v[mid], &v[lo]);
+    if (v[hi] < v[lo]) swap(&v[hi], &v[lo]);
+    if (v[hi] < v[mid]) swap(&v[hi], &v[mid]);
+    double pivot = v[mid];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+        while (v[i] < pivot) i++;
+        while (v[j] > pivot) j--;
+        if (i <= j) {
+            swap(&v[i], &v[j]);
+            i++;
+            j--;
         }
+    }
+    *i_out = i;
+    *j_out = j;
+}
+
+/* Quickselect: afterwards v[kth] holds the value of rank kth and every value of v[kth + 1:] is
+ * >= it. The values are finite. */
+static void select_rank(double *v, int64_t n, int64_t kth) {
+    int64_t lo = 0, hi = n - 1, i, j;
+    while (hi > lo) {
+        partition(v, lo, hi, &i, &j);
         if (kth <= j) hi = j;
         else if (kth >= i) lo = i;
         else return;
@@ -157,22 +165,9 @@ static void select_rank(double *v, int64_t n, int64_t kth) {
 
 /* Ascending sort: quicksort down to 16 values, then insertion sort. */
 static void sort_ascending(double *v, int64_t n) {
+    int64_t i, j;
     while (n > 16) {
-        int64_t mid = n / 2, hi = n - 1;
-        if (v[mid] < v[0]) swap(&v[mid], &v[0]);
-        if (v[hi] < v[0]) swap(&v[hi], &v[0]);
-        if (v[hi] < v[mid]) swap(&v[hi], &v[mid]);
-        double pivot = v[mid];
-        int64_t i = 0, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                swap(&v[i], &v[j]);
-                i++;
-                j--;
-            }
-        }
+        partition(v, 0, n - 1, &i, &j);
         if (j + 1 < n - i) { /* recurse into the smaller side */
             sort_ascending(v, j + 1);
             v += i;
